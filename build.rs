@@ -1,0 +1,52 @@
+//! Embeds two model files in the binary so that it runs without any file beside it:
+//! the SeetaFace frontal detector shipped inside the `rustface` crate package (located through
+//! `cargo metadata`; never copied into this repository), and the project's int8 classifier from
+//! `models/` when it exists. Override with MOODKIOSK_SEETA_MODEL / MOODKIOSK_CLASSIFIER_MODEL.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    println!("cargo:rerun-if-env-changed=MOODKIOSK_SEETA_MODEL");
+    println!("cargo:rerun-if-env-changed=MOODKIOSK_CLASSIFIER_MODEL");
+    let seeta = env::var("MOODKIOSK_SEETA_MODEL").map(PathBuf::from).unwrap_or_else(|_| rustface_model());
+    fs::copy(&seeta, out.join("seeta_fd_frontal_v1.0.bin"))
+        .unwrap_or_else(|e| panic!("cannot read the SeetaFace model {}: {e}", seeta.display()));
+    println!("cargo:rerun-if-changed={}", seeta.display());
+
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let classifier = env::var("MOODKIOSK_CLASSIFIER_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| manifest.join("models/moodkiosk-int8.onnx"));
+    println!("cargo:rerun-if-changed={}", classifier.display());
+    let dest = out.join("classifier.onnx");
+    match fs::read(&classifier) {
+        Ok(bytes) => fs::write(&dest, bytes).unwrap(),
+        // No model yet (a fresh model factory run): the builtin model reports itself missing.
+        Err(_) => fs::write(&dest, b"").unwrap(),
+    }
+}
+
+/// `model/seeta_fd_frontal_v1.0.bin` inside the resolved `rustface` package.
+fn rustface_model() -> PathBuf {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("Cargo.toml");
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .expect("cargo metadata runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Find `"manifest_path":".../rustface-<version>/Cargo.toml"` without a JSON dependency.
+    for part in text.split("\"manifest_path\":\"").skip(1) {
+        let path = part.split('"').next().unwrap_or("");
+        if path.contains("rustface-") && path.ends_with("Cargo.toml") {
+            let dir = Path::new(path).parent().unwrap();
+            return dir.join("model/seeta_fd_frontal_v1.0.bin");
+        }
+    }
+    panic!("rustface package not found by cargo metadata; set MOODKIOSK_SEETA_MODEL");
+}

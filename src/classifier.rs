@@ -1,0 +1,84 @@
+//! The mood classifier: the project's MobileNetV2 (ONNX, fp32 or int8 QDQ) run by tract.
+//! Checks at load time that the model takes `[1,1,96,96]` f32 and gives `[1,2]` probabilities
+//! in the order [not_happy, happy].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use image::GrayImage;
+use tract_onnx::prelude::*;
+
+use crate::config::ModelRef;
+use crate::error::{Error, Result};
+use crate::mood::Prediction;
+use crate::preprocess::{self, SIZE};
+
+static BUILTIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/classifier.onnx"));
+
+/// A loaded, optimised classifier.
+pub struct Classifier {
+    plan: Arc<TypedRunnableModel>,
+    name: PathBuf,
+}
+
+impl Classifier {
+    /// Load the builtin model or a file.
+    pub fn load(model: &ModelRef) -> Result<Classifier> {
+        match model {
+            ModelRef::Builtin => {
+                if BUILTIN.is_empty() {
+                    return Err(Error::model(
+                        "builtin",
+                        "this binary was built without models/moodkiosk-int8.onnx; set classifier.model to a file",
+                    ));
+                }
+                Self::from_reader(&mut std::io::Cursor::new(BUILTIN), Path::new("builtin"))
+            }
+            ModelRef::File(path) => {
+                let bytes = std::fs::read(path).map_err(|e| Error::model(path, format!("cannot read: {e}")))?;
+                Self::from_reader(&mut std::io::Cursor::new(bytes), path)
+            }
+        }
+    }
+
+    fn from_reader(r: &mut dyn std::io::Read, name: &Path) -> Result<Classifier> {
+        let fail = |stage: &str, e: TractError| Error::model(name, format!("{stage}: {}", one_line(&e)));
+        let model = tract_onnx::onnx().model_for_read(r).map_err(|e| fail("not a loadable ONNX model", e))?;
+        let model = model
+            .with_input_fact(0, f32::fact([1, 1, SIZE, SIZE]).into())
+            .map_err(|e| fail("input is not [1,1,96,96] f32", e))?;
+        let typed = model.into_typed().map_err(|e| fail("input must be [1,1,96,96] f32", e))?;
+        let out = typed.output_fact(0).map_err(|e| fail("no output", e))?;
+        let shape = out.shape.as_concrete().map(|s| s.to_vec());
+        if shape.as_deref() != Some(&[1, 2]) || out.datum_type != f32::datum_type() {
+            return Err(Error::model(name, format!("output must be [1,2] f32 probabilities, found {out:?}")));
+        }
+        let plan = typed
+            .into_optimized()
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| fail("cannot optimise", e))?;
+        Ok(Classifier { plan, name: name.to_path_buf() })
+    }
+
+    /// The model's name (file path or `builtin`).
+    pub fn name(&self) -> &Path {
+        &self.name
+    }
+
+    /// Classify a preprocessed input (`SIZE*SIZE` values in [0, 1]).
+    pub fn classify_input(&self, input: &[f32]) -> Result<Prediction> {
+        let t = Tensor::from_shape(&[1, 1, SIZE, SIZE], input).map_err(|e| Error::model(&self.name, e))?;
+        let out = self.plan.run(tvec!(t.into())).map_err(|e| Error::model(&self.name, e))?;
+        let p = out[0].as_slice::<f32>().map_err(|e| Error::model(&self.name, e))?;
+        Ok(Prediction::from_p_happy(p[1]))
+    }
+
+    /// Classify a face image of any size (it is resized by the shared spec).
+    pub fn classify(&self, face: &GrayImage) -> Result<Prediction> {
+        self.classify_input(&preprocess::to_input(face))
+    }
+}
+
+fn one_line(e: &TractError) -> String {
+    format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ")
+}

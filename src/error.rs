@@ -1,0 +1,89 @@
+//! Typed errors of the library. Every variant names what failed and, where one exists, the fix.
+
+use std::path::PathBuf;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in moodkiosk, by cause.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config file is unreadable, is not TOML, or holds a bad key or value.
+    #[error("config {file}: {key}: {msg}")]
+    Config {
+        /// The config file.
+        file: PathBuf,
+        /// Dotted key path, e.g. `detector.min_face_size` (`-` when the whole file is at fault).
+        key: String,
+        /// What is wrong and what is allowed.
+        msg: String,
+    },
+    /// The classifier or detector model is missing, corrupt or has the wrong shape.
+    #[error("model {path}: {msg}")]
+    Model {
+        /// The model file (or `builtin`).
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The camera could not be opened or read.
+    #[error("camera {device}: {msg}")]
+    Camera {
+        /// Device path or replay source.
+        device: String,
+        /// What failed.
+        msg: String,
+    },
+    /// The GPIO lines could not be opened or driven.
+    #[error("GPIO: {0}")]
+    Gpio(String),
+    /// An image could not be read or decoded.
+    #[error("image {name}: {msg}")]
+    Image {
+        /// File name or `upload`.
+        name: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The mood journal could not be written.
+    #[error("journal {path}: {source}")]
+    Journal {
+        /// The journal file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A data set for `eval` is missing or malformed.
+    #[error("data {path}: {msg}")]
+    Data {
+        /// The data folder or file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+    /// Any other I/O failure.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Shorthand for a [`Error::Config`] error.
+    pub fn config(file: impl Into<PathBuf>, key: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::Config { file: file.into(), key: key.into(), msg: msg.into() }
+    }
+
+    /// Shorthand for a [`Error::Model`] error.
+    pub fn model(path: impl Into<PathBuf>, msg: impl std::fmt::Display) -> Self {
+        Error::Model { path: path.into(), msg: msg.to_string() }
+    }
+
+    /// Shorthand for an [`Error::Io`] error.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+}

@@ -1,0 +1,254 @@
+//! `moodkiosk eval`: score a classifier through tract, with the daemon's own preprocessing, on
+//! the FER2013 folder (`index.csv`, FER+ or FER labels, test split de-duplicated against the
+//! training data exactly as the model factory does) or on an image folder of face crops.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::classifier::Classifier;
+use crate::error::{Error, Result};
+use crate::frame::to_gray;
+use crate::mood::Mood;
+
+/// Which labels define "happy" for FER2013.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Labels {
+    /// FER+ votes: happy when happiness votes are at least half of the emotion votes.
+    Ferplus,
+    /// The original FER2013 label.
+    Fer,
+}
+
+/// One image to score.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: String,
+    pub path: PathBuf,
+    pub happy: bool,
+}
+
+/// What was loaded and what was left out.
+#[derive(Debug, Clone, Serialize)]
+pub struct Selection {
+    #[serde(skip)]
+    pub items: Vec<Item>,
+    pub removed_duplicates_of_training: usize,
+    pub removed_unusable: usize,
+}
+
+/// Per-class scores.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassScores {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub support: usize,
+}
+
+/// The report `eval` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub model: String,
+    pub data: String,
+    pub split: String,
+    pub labels: String,
+    pub n: usize,
+    pub accuracy: f64,
+    pub balanced_accuracy: f64,
+    pub not_happy: ClassScores,
+    pub happy: ClassScores,
+    /// Rows: true [not_happy, happy]; columns: predicted.
+    pub confusion: [[usize; 2]; 2],
+    pub removed_duplicates_of_training: usize,
+    pub removed_unusable: usize,
+    pub unreadable: usize,
+    pub seconds: f64,
+}
+
+/// Select the evaluation images.
+pub fn select(data: &Path, split: &str, labels: Labels) -> Result<Selection> {
+    if data.join("index.csv").is_file() {
+        select_fer(data, split, labels)
+    } else if data.is_dir() {
+        select_folder(data, split)
+    } else {
+        Err(Error::Data {
+            path: data.to_path_buf(),
+            msg: "not found: pass the fer2013 folder (with index.csv, e.g. ../shared/data/fer2013) or an image folder with happy/ and not_happy/".into(),
+        })
+    }
+}
+
+fn select_fer(root: &Path, split: &str, labels: Labels) -> Result<Selection> {
+    let path = root.join("index.csv");
+    let bad = |msg: String| Error::Data { path: path.clone(), msg };
+    let mut rdr = csv::Reader::from_path(&path).map_err(|e| bad(e.to_string()))?;
+    let headers = rdr.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).ok_or_else(|| bad(format!("column {name} missing")));
+    let c_usage = col("usage")?;
+    let c_path = col("path")?;
+    let c_source = col("source")?;
+    let c_blank = col("blank")?;
+    let c_group = col("dup_group")?;
+    let c_class = col("fer_class")?;
+    let vote_cols: Vec<usize> = [
+        "fp_neutral", "fp_happiness", "fp_surprise", "fp_sadness", "fp_anger", "fp_disgust", "fp_fear", "fp_contempt",
+        "fp_unknown", "fp_NF",
+    ]
+    .iter()
+    .map(|c| col(c))
+    .collect::<Result<_>>()?;
+    let mut kept: Vec<(String, String, Option<String>, bool)> = Vec::new(); // usage, path, group, happy
+    let mut unusable = 0;
+    for rec in rdr.records() {
+        let r = rec.map_err(|e| bad(e.to_string()))?;
+        let votes: Vec<u32> = vote_cols.iter().map(|&i| r[i].parse::<f64>().unwrap_or(0.0) as u32).collect();
+        let usable = r[c_source] != *"jpeg_q95_decoded"
+            && &r[c_blank] != "1"
+            && !(votes[9] > 0 && votes[9] >= *votes[..9].iter().max().unwrap_or(&0));
+        let happy = match labels {
+            Labels::Fer => Some(&r[c_class] == "happy"),
+            Labels::Ferplus => {
+                let total: u32 = votes[..8].iter().sum();
+                (total > 0).then_some(2 * votes[1] >= total)
+            }
+        };
+        match (usable, happy) {
+            (true, Some(h)) => {
+                let g = (!r[c_group].is_empty()).then(|| r[c_group].to_string());
+                kept.push((r[c_usage].to_string(), r[c_path].to_string(), g, h));
+            }
+            _ => {
+                if &r[c_usage] == split {
+                    unusable += 1;
+                }
+            }
+        }
+    }
+    let train_groups: HashSet<&str> = kept.iter().filter(|k| k.0 != split).filter_map(|k| k.2.as_deref()).collect();
+    let mut items = Vec::new();
+    let mut dups = 0;
+    for (usage, p, g, h) in &kept {
+        if usage != split {
+            continue;
+        }
+        if g.as_deref().map(|g| train_groups.contains(g)).unwrap_or(false) {
+            dups += 1;
+            continue;
+        }
+        items.push(Item { id: p.clone(), path: root.join(p), happy: *h });
+    }
+    if items.is_empty() {
+        return Err(bad(format!("no usable images in split {split:?} (splits: Training, PublicTest, PrivateTest)")));
+    }
+    Ok(Selection { items, removed_duplicates_of_training: dups, removed_unusable: unusable })
+}
+
+fn select_folder(root: &Path, split: &str) -> Result<Selection> {
+    let base = if root.join(split).is_dir() { root.join(split) } else { root.to_path_buf() };
+    let mut items = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&base)
+        .map_err(|e| Error::Data { path: base.clone(), msg: e.to_string() })?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for d in dirs {
+        let name = d.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+        let happy = match name.as_str() {
+            "happy" => true,
+            "not_happy" | "nothappy" | "not-happy" | "angry" | "disgust" | "fear" | "sad" | "surprise" | "neutral" => false,
+            _ => continue,
+        };
+        let files = crate::source::list_images_recursive(&d);
+        for f in files {
+            let id = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+            items.push(Item { id, path: f, happy });
+        }
+    }
+    if items.is_empty() {
+        return Err(Error::Data { path: root.to_path_buf(), msg: "no images in happy/ or not_happy/ (or emotion) folders".into() });
+    }
+    Ok(Selection { items, removed_duplicates_of_training: 0, removed_unusable: 0 })
+}
+
+/// Score every item; returns the report and per-image P(happy) (NaN when unreadable).
+pub fn evaluate(classifier: &Classifier, sel: &Selection) -> (Report, Vec<f32>) {
+    let t0 = Instant::now();
+    let mut cm = [[0usize; 2]; 2];
+    let mut probs = Vec::with_capacity(sel.items.len());
+    let mut unreadable = 0;
+    for it in &sel.items {
+        let p = image::open(&it.path)
+            .map_err(|e| Error::Image { name: it.id.clone(), msg: e.to_string() })
+            .and_then(|img| classifier.classify(&to_gray(&img)));
+        match p {
+            Ok(pred) => {
+                cm[it.happy as usize][(pred.mood == Mood::Happy) as usize] += 1;
+                probs.push(pred.p_happy);
+            }
+            Err(e) => {
+                log::warn!("{e}");
+                unreadable += 1;
+                probs.push(f32::NAN);
+            }
+        }
+    }
+    let n: usize = cm.iter().flatten().sum();
+    let class = |c: usize| {
+        let tp = cm[c][c] as f64;
+        let pred = (cm[0][c] + cm[1][c]) as f64;
+        let sup = (cm[c][0] + cm[c][1]) as f64;
+        let precision = if pred > 0.0 { tp / pred } else { 0.0 };
+        let recall = if sup > 0.0 { tp / sup } else { 0.0 };
+        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+        ClassScores { precision, recall, f1, support: sup as usize }
+    };
+    let (nh, h) = (class(0), class(1));
+    let report = Report {
+        model: classifier.name().display().to_string(),
+        data: String::new(),
+        split: String::new(),
+        labels: String::new(),
+        n,
+        accuracy: if n > 0 { (cm[0][0] + cm[1][1]) as f64 / n as f64 } else { 0.0 },
+        balanced_accuracy: (nh.recall + h.recall) / 2.0,
+        not_happy: nh,
+        happy: h,
+        confusion: cm,
+        removed_duplicates_of_training: sel.removed_duplicates_of_training,
+        removed_unusable: sel.removed_unusable,
+        unreadable,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    (report, probs)
+}
+
+impl Report {
+    /// Human-readable table.
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "model {}\ndata {} split {} labels {}: {} images ({} duplicates of training removed, {} unusable rows left out)\n\n",
+            self.model, self.data, self.split, self.labels, self.n, self.removed_duplicates_of_training, self.removed_unusable
+        );
+        s += &format!("accuracy           {:.2}%\nbalanced accuracy  {:.2}%\n\n", self.accuracy * 100.0, self.balanced_accuracy * 100.0);
+        s += "class       precision  recall     f1  support\n";
+        for (name, c) in [("not_happy", &self.not_happy), ("happy", &self.happy)] {
+            s += &format!("{name:<10} {:>10.4} {:>7.4} {:>6.4} {:>8}\n", c.precision, c.recall, c.f1, c.support);
+        }
+        s += &format!(
+            "\nconfusion (rows true, columns predicted)\n             not_happy  happy\nnot_happy {:>12} {:>6}\nhappy     {:>12} {:>6}\n",
+            self.confusion[0][0], self.confusion[0][1], self.confusion[1][0], self.confusion[1][1]
+        );
+        if self.unreadable > 0 {
+            s += &format!("\n{} images could not be read\n", self.unreadable);
+        }
+        s += &format!("\n{:.1} s\n", self.seconds);
+        s
+    }
+}

@@ -1,0 +1,105 @@
+//! Face detection behind one trait, with two backends: SeetaFace (the `rustface` crate, model
+//! compiled in from its crate package) and UltraFace ONNX through tract (model from the config).
+
+mod seeta;
+mod ultraface;
+
+pub use seeta::SeetaDetector;
+pub use ultraface::UltraFaceDetector;
+
+use image::GrayImage;
+use serde::Serialize;
+
+use crate::config::{DetectorConfig, DetectorKind};
+use crate::error::Result;
+
+/// A face found in a frame, in pixels of that frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FaceBox {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+    /// Detector score (backend-specific scale).
+    pub score: f32,
+}
+
+impl FaceBox {
+    /// Intersection over union of two boxes.
+    pub fn iou(&self, o: &FaceBox) -> f32 {
+        let ix = (self.x + self.w).min(o.x + o.w) - self.x.max(o.x);
+        let iy = (self.y + self.h).min(o.y + o.h) - self.y.max(o.y);
+        if ix <= 0.0 || iy <= 0.0 {
+            return 0.0;
+        }
+        let inter = ix * iy;
+        inter / (self.w * self.h + o.w * o.h - inter)
+    }
+
+    /// Larger side in pixels.
+    pub fn size(&self) -> f32 {
+        self.w.max(self.h)
+    }
+}
+
+/// Finds faces in a gray frame.
+pub trait FaceDetector: Send {
+    /// All faces at least `min_face_size` pixels, largest first.
+    fn detect(&mut self, frame: &GrayImage) -> Result<Vec<FaceBox>>;
+}
+
+/// Build the configured detector.
+pub fn build(cfg: &DetectorConfig) -> Result<Box<dyn FaceDetector>> {
+    Ok(match &cfg.kind {
+        DetectorKind::Seeta => Box::new(SeetaDetector::new(cfg.min_face_size, cfg.score_threshold)?),
+        DetectorKind::UltraFace(path) => Box::new(UltraFaceDetector::load(path, cfg.min_face_size, cfg.score_threshold)?),
+    })
+}
+
+/// Keep the `max` largest boxes, largest first.
+pub fn largest(mut faces: Vec<FaceBox>, max: usize) -> Vec<FaceBox> {
+    faces.sort_by(|a, b| b.size().total_cmp(&a.size()));
+    faces.truncate(max);
+    faces
+}
+
+/// Greedy non-maximum suppression (highest score first).
+pub fn nms(mut boxes: Vec<FaceBox>, iou: f32) -> Vec<FaceBox> {
+    boxes.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut keep: Vec<FaceBox> = Vec::new();
+    for b in boxes {
+        if keep.iter().all(|k| k.iou(&b) < iou) {
+            keep.push(b);
+        }
+    }
+    keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(x: f32, y: f32, s: f32, score: f32) -> FaceBox {
+        FaceBox { x, y, w: s, h: s, score }
+    }
+
+    #[test]
+    fn iou_of_known_boxes() {
+        assert_eq!(b(0.0, 0.0, 10.0, 1.0).iou(&b(20.0, 0.0, 10.0, 1.0)), 0.0);
+        assert!((b(0.0, 0.0, 10.0, 1.0).iou(&b(0.0, 0.0, 10.0, 1.0)) - 1.0).abs() < 1e-6);
+        assert!((b(0.0, 0.0, 10.0, 1.0).iou(&b(5.0, 0.0, 10.0, 1.0)) - 50.0 / 150.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn nms_keeps_best_of_overlaps() {
+        let k = nms(vec![b(0.0, 0.0, 10.0, 0.5), b(1.0, 0.0, 10.0, 0.9), b(50.0, 0.0, 10.0, 0.1)], 0.3);
+        assert_eq!(k.len(), 2);
+        assert_eq!(k[0].score, 0.9);
+    }
+
+    #[test]
+    fn largest_sorts_and_truncates() {
+        let l = largest(vec![b(0.0, 0.0, 10.0, 1.0), b(0.0, 0.0, 30.0, 1.0), b(0.0, 0.0, 20.0, 1.0)], 2);
+        assert_eq!(l.iter().map(|f| f.w).collect::<Vec<_>>(), vec![30.0, 20.0]);
+    }
+}

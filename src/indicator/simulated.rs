@@ -1,0 +1,25 @@
+//! Simulated LEDs: every transition is logged (`led <name> on|off`), nothing else.
+
+use super::{Led, Leds};
+use crate::error::Result;
+
+/// LEDs that exist only in the log.
+#[derive(Debug, Default)]
+pub struct SimulatedLeds;
+
+impl SimulatedLeds {
+    pub fn new() -> Self {
+        SimulatedLeds
+    }
+}
+
+impl Leds for SimulatedLeds {
+    fn set(&mut self, led: Led, on: bool) -> Result<()> {
+        log::info!(target: "moodkiosk::led", "led {} {}", led.name(), if on { "on" } else { "off" });
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "simulated"
+    }
+}

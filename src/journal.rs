@@ -1,0 +1,333 @@
+//! The mood journal: JSON Lines files `mood-YYYY-MM-DD.jsonl` (local date) in one folder, one
+//! record per visitor decision and one summary per interval. Rotated daily, pruned after
+//! `retention_days`, flushed on every record and fsynced by policy. After a crash the torn last
+//! line is closed off so that the next record starts on a line of its own; readers skip lines
+//! that do not parse. When the disk is full, records wait in memory (bounded) and are written
+//! once space returns. Moods and times only: never an image, never an identity.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Local, NaiveDate, SecondsFormat};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{FsyncPolicy, JournalConfig};
+use crate::error::{Error, Result};
+use crate::mood::Mood;
+
+/// Most records kept in memory while the disk refuses writes.
+const BACKLOG_MAX: usize = 100_000;
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// A visitor's steady mood.
+    Visitor {
+        /// RFC 3339 local time of the decision.
+        time: String,
+        mood: Mood,
+        /// Mean probability of the agreeing frames.
+        confidence: f32,
+        /// Frames classified before the decision.
+        frames: u32,
+        /// Mean face size in pixels (larger box side).
+        face_px: u32,
+    },
+    /// Counts for one interval.
+    Summary {
+        /// RFC 3339 local time at the end of the interval.
+        time: String,
+        /// RFC 3339 local time at its start.
+        start: String,
+        happy: u32,
+        not_happy: u32,
+        /// Decided visitors (happy + not_happy).
+        visitors: u32,
+        /// Visitors who left before a steady mood.
+        undecided: u32,
+        /// Seconds within the interval that the camera delivered frames.
+        camera_up_s: f64,
+    },
+}
+
+/// RFC 3339 text of a local time, millisecond precision.
+pub fn rfc3339(t: DateTime<Local>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, false)
+}
+
+/// File name of a day's journal.
+pub fn file_name(day: NaiveDate) -> String {
+    format!("mood-{}.jsonl", day.format("%Y-%m-%d"))
+}
+
+/// Writes records.
+pub struct Journal {
+    dir: PathBuf,
+    retention_days: u32,
+    fsync: FsyncPolicy,
+    day: Option<NaiveDate>,
+    file: Option<File>,
+    backlog: VecDeque<String>,
+    failing: bool,
+    dropped: u64,
+}
+
+impl Journal {
+    /// Create the folder if needed; fails only when the folder cannot be created or written.
+    pub fn open(cfg: &JournalConfig) -> Result<Journal> {
+        fs::create_dir_all(&cfg.dir).map_err(|source| Error::Journal { path: cfg.dir.clone(), source })?;
+        let mut j = Journal {
+            dir: cfg.dir.clone(),
+            retention_days: cfg.retention_days,
+            fsync: cfg.fsync,
+            day: None,
+            file: None,
+            backlog: VecDeque::new(),
+            failing: false,
+            dropped: 0,
+        };
+        j.ensure_file(Local::now().date_naive())?;
+        Ok(j)
+    }
+
+    /// The journal folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Records waiting for disk space.
+    pub fn backlog(&self) -> usize {
+        self.backlog.len()
+    }
+
+    fn ensure_file(&mut self, today: NaiveDate) -> Result<()> {
+        if self.day == Some(today) && self.file.is_some() {
+            return Ok(());
+        }
+        let path = self.dir.join(file_name(today));
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&path)
+            .map_err(|source| Error::Journal { path: path.clone(), source })?;
+        // Close off a torn last line left by a crash or power cut.
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > 0 {
+            let mut last = [0u8; 1];
+            f.seek(SeekFrom::Start(len - 1)).and_then(|_| f.read_exact(&mut last)).map_err(|source| Error::Journal { path: path.clone(), source })?;
+            if last[0] != b'\n' {
+                log::warn!("journal {}: last line was torn (crash?), closing it off", path.display());
+                f.write_all(b"\n").map_err(|source| Error::Journal { path: path.clone(), source })?;
+            }
+        }
+        if self.day != Some(today) {
+            self.prune(today);
+        }
+        self.day = Some(today);
+        self.file = Some(f);
+        Ok(())
+    }
+
+    /// Remove day files older than the retention period.
+    fn prune(&self, today: NaiveDate) {
+        let Ok(entries) = fs::read_dir(&self.dir) else { return };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(date) = name.strip_prefix("mood-").and_then(|s| s.strip_suffix(".jsonl")) else { continue };
+            let Ok(day) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else { continue };
+            if (today - day).num_days() >= self.retention_days as i64 {
+                match fs::remove_file(e.path()) {
+                    Ok(()) => log::info!("journal: removed {name} (older than {} days)", self.retention_days),
+                    Err(err) => log::warn!("journal: cannot remove {name}: {err}"),
+                }
+            }
+        }
+    }
+
+    /// Append one record (now's date picks the file). Never fails: on a write error the record
+    /// waits in memory and the error is logged once until writing works again.
+    pub fn write(&mut self, rec: &Record) {
+        self.write_at(rec, Local::now().date_naive())
+    }
+
+    /// As [`Journal::write`] with an explicit day (tests of rotation).
+    pub fn write_at(&mut self, rec: &Record, today: NaiveDate) {
+        let line = match serde_json::to_string(rec) {
+            Ok(l) => l + "\n",
+            Err(e) => {
+                log::error!("journal: cannot encode record: {e}");
+                return;
+            }
+        };
+        if self.backlog.len() >= BACKLOG_MAX {
+            self.backlog.pop_front();
+            self.dropped += 1;
+        }
+        self.backlog.push_back(line);
+        let sync = match self.fsync {
+            FsyncPolicy::Always => true,
+            FsyncPolicy::Summary => matches!(rec, Record::Summary { .. }),
+            FsyncPolicy::Never => false,
+        };
+        match self.drain(today, sync) {
+            Ok(()) => {
+                if self.failing {
+                    log::info!("journal: writing again, backlog flushed");
+                    self.failing = false;
+                }
+            }
+            Err(e) => {
+                if !self.failing {
+                    log::error!("journal: {e}; keeping records in memory and retrying");
+                    self.failing = true;
+                }
+                // Reopen on the next attempt (the file may have been removed or the disk remounted).
+                self.file = None;
+            }
+        }
+    }
+
+    fn drain(&mut self, today: NaiveDate, sync: bool) -> Result<()> {
+        self.ensure_file(today)?;
+        let path = self.dir.join(file_name(today));
+        let f = self.file.as_mut().expect("file opened");
+        while let Some(line) = self.backlog.front() {
+            f.write_all(line.as_bytes()).map_err(|source| Error::Journal { path: path.clone(), source })?;
+            self.backlog.pop_front();
+        }
+        f.flush().map_err(|source| Error::Journal { path: path.clone(), source })?;
+        if sync {
+            f.sync_data().map_err(|source| Error::Journal { path, source })?;
+        }
+        Ok(())
+    }
+
+    /// Flush and fsync (on shutdown).
+    pub fn close(&mut self) {
+        if !self.backlog.is_empty() {
+            let today = Local::now().date_naive();
+            if let Err(e) = self.drain(today, true) {
+                log::error!("journal: {} records could not be written at exit: {e}", self.backlog.len());
+            }
+        } else if let Some(f) = self.file.as_mut() {
+            let _ = f.sync_data();
+        }
+        if self.dropped > 0 {
+            log::error!("journal: {} oldest records were dropped while the disk was full", self.dropped);
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Read a journal file; lines that do not parse (a torn line) are counted, not fatal.
+pub fn read_file(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
+    let text = fs::read_to_string(path)?;
+    let mut recs = Vec::new();
+    let mut bad = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str(line) {
+            Ok(r) => recs.push(r),
+            Err(_) => bad += 1,
+        }
+    }
+    Ok((recs, bad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn cfg(dir: &Path) -> JournalConfig {
+        JournalConfig { dir: dir.to_path_buf(), summary_interval: Duration::from_secs(60), retention_days: 3, fsync: FsyncPolicy::Always }
+    }
+
+    fn visitor(mood: Mood) -> Record {
+        Record::Visitor { time: rfc3339(Local::now()), mood, confidence: 0.9, frames: 5, face_px: 120 }
+    }
+
+    #[test]
+    fn writes_one_line_per_record_and_reads_back() {
+        let d = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&cfg(d.path())).unwrap();
+        j.write(&visitor(Mood::Happy));
+        j.write(&visitor(Mood::NotHappy));
+        let (recs, bad) = read_file(&d.path().join(file_name(Local::now().date_naive()))).unwrap();
+        assert_eq!((recs.len(), bad), (2, 0));
+        assert!(matches!(recs[1], Record::Visitor { mood: Mood::NotHappy, .. }));
+    }
+
+    #[test]
+    fn torn_last_line_is_closed_off() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(file_name(Local::now().date_naive()));
+        let good = serde_json::to_string(&visitor(Mood::Happy)).unwrap();
+        fs::write(&path, format!("{good}\n{{\"type\":\"visi")).unwrap();
+        let mut j = Journal::open(&cfg(d.path())).unwrap();
+        j.write(&visitor(Mood::NotHappy));
+        let (recs, bad) = read_file(&path).unwrap();
+        assert_eq!((recs.len(), bad), (2, 1));
+    }
+
+    #[test]
+    fn rotates_daily_and_prunes_old_days() {
+        let d = tempfile::tempdir().unwrap();
+        let old = d.path().join("mood-2000-01-01.jsonl");
+        fs::write(&old, "").unwrap();
+        fs::write(d.path().join("notes.txt"), "keep").unwrap();
+        let mut j = Journal::open(&cfg(d.path())).unwrap();
+        assert!(!old.exists(), "older than retention");
+        let day1 = NaiveDate::from_ymd_opt(2031, 5, 1).unwrap();
+        let day2 = day1.succ_opt().unwrap();
+        j.write_at(&visitor(Mood::Happy), day1);
+        j.write_at(&visitor(Mood::Happy), day2);
+        j.write_at(&visitor(Mood::Happy), day2);
+        assert_eq!(read_file(&d.path().join(file_name(day1))).unwrap().0.len(), 1);
+        assert_eq!(read_file(&d.path().join(file_name(day2))).unwrap().0.len(), 2);
+        assert!(d.path().join("notes.txt").exists());
+    }
+
+    #[test]
+    fn failed_writes_wait_and_are_written_later() {
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("j");
+        let mut j = Journal::open(&cfg(&sub)).unwrap();
+        let today = Local::now().date_naive();
+        // Make the folder unusable: replace it by a file.
+        fs::remove_dir_all(&sub).unwrap();
+        fs::write(&sub, "not a folder").unwrap();
+        j.file = None;
+        j.write_at(&visitor(Mood::Happy), today);
+        j.write_at(&visitor(Mood::NotHappy), today);
+        assert_eq!(j.backlog(), 2);
+        fs::remove_file(&sub).unwrap();
+        fs::create_dir(&sub).unwrap();
+        j.write_at(&visitor(Mood::Happy), today);
+        assert_eq!(j.backlog(), 0);
+        assert_eq!(read_file(&sub.join(file_name(today))).unwrap().0.len(), 3);
+    }
+
+    #[test]
+    fn record_json_shape() {
+        let r = Record::Summary {
+            time: "t1".into(),
+            start: "t0".into(),
+            happy: 2,
+            not_happy: 1,
+            visitors: 3,
+            undecided: 0,
+            camera_up_s: 59.5,
+        };
+        let s = serde_json::to_string(&r).unwrap();
+        assert!(s.starts_with("{\"type\":\"summary\""), "{s}");
+    }
+}

@@ -1,0 +1,26 @@
+//! moodkiosk: a classroom mood kiosk daemon.
+//!
+//! The pipeline, one module per stage:
+//! [`source`] (camera or replay) -> [`frame`] -> [`face`] (detection) -> [`preprocess`] (the one
+//! spec shared with training) -> [`classifier`] (tract) -> [`mood`] -> [`tracker`] (steady
+//! per-visitor decisions) -> [`indicator`] (LEDs) and [`journal`] (mood log files).
+//! [`daemon`] runs the loop, [`config`] validates the TOML, [`analyze`] is the per-photo path
+//! shared by `classify` and the daemon, [`eval`] scores a model on a data set.
+
+pub mod analyze;
+pub mod classifier;
+pub mod config;
+pub mod daemon;
+pub mod error;
+pub mod eval;
+pub mod face;
+pub mod frame;
+pub mod indicator;
+pub mod journal;
+pub mod mood;
+pub mod notify;
+pub mod preprocess;
+pub mod source;
+pub mod tracker;
+
+pub use error::{Error, Result};

@@ -1,0 +1,57 @@
+"""moodkiosk model factory: ``python -m mkt [stage] [options]``.
+
+Stages (each runs alone and resumes; ``all`` runs them in order):
+  prepare  read the data, clean it, build folds and the de-duplicated test set -> work/data.npz
+  compare  width 0.5 vs 1.0 on fold 0 -> work/compare.json
+  fit      final model on the whole training pool -> work/fit/
+  export   ONNX fp32 + int8 (QDQ) into models/, scored on the test set with onnxruntime
+  cv       5-fold cross-validation -> work/cv/fold*/
+  report   charts and tables into models/report/, models/MODEL_CARD.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from . import stages
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m mkt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage", nargs="?", default="all",
+                    choices=["all", "prepare", "compare", "fit", "export", "cv", "report"])
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013",
+                    help="fer2013 folder with index.csv, a Kaggle fer2013.csv, or an image folder")
+    ap.add_argument("--ferplus", type=Path, help="fer2013new.csv for a Kaggle fer2013.csv")
+    ap.add_argument("--labels", choices=["ferplus", "fer"], default="ferplus",
+                    help="happy target: FER+ votes (happiness >= half the emotion votes) or original FER labels")
+    ap.add_argument("--extra", type=Path, action="append", default=[],
+                    help="extra image folder(s) (happy/ + not_happy/) added to the training pool")
+    ap.add_argument("--work", type=Path, default=ROOT / "training" / "work", help="checkpoints and caches")
+    ap.add_argument("--out", type=Path, default=ROOT / "models", help="where models, card and report go")
+    ap.add_argument("--width", default="auto", help="0.5, 1.0 or auto (from the compare stage)")
+    ap.add_argument("--epochs", type=int, default=6, help="epochs of the final fit")
+    ap.add_argument("--cv-epochs", type=int, default=4, help="epochs per cross-validation fold")
+    ap.add_argument("--compare-epochs", type=int, default=2, help="epochs per width in the compare stage")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--limit", type=int, default=0, help="smoke test: use only this many images per split")
+    ap.add_argument("--calibration", type=int, default=512, help="training faces used to calibrate int8")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    order = ["prepare", "compare", "fit", "export", "cv", "report"] if args.stage == "all" else [args.stage]
+    for st in order:
+        print(f"== stage {st}", flush=True)
+        getattr(stages, st)(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The pipeline stages. Every number in models/report and models/MODEL_CARD.md is written here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data, preprocess
+from .model import Exported, MoodNet
+from .train import TrainConfig, fit as train_fit, metrics, predict
+
+FP32 = "moodkiosk-fp32.onnx"
+INT8 = "moodkiosk-int8.onnx"
+
+
+def _load(args: Namespace) -> dict:
+    path = args.work / "data.npz"
+    if not path.exists():
+        raise SystemExit(f"{path} missing: run the prepare stage first")
+    z = np.load(path)
+    return {k: z[k] for k in z.files}
+
+
+def _json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=1))
+
+
+def prepare(args: Namespace) -> None:
+    t0 = time.time()
+    ds = data.load(args.data, args.labels, args.ferplus)
+    images, target, usage, group, ids = ds.images, ds.target, ds.usage, ds.group, ds.ids
+    for i, extra in enumerate(args.extra):
+        ex = data.load_image_folder(extra)
+        images = np.concatenate([images, ex.images])
+        target = np.concatenate([target, ex.target])
+        usage = np.concatenate([usage, np.where(ex.usage == "PrivateTest", "PrivateTest", "Training")])
+        group = np.concatenate([group, ex.group + 20_000_000 * (i + 1)])
+        ids = np.concatenate([ids, np.array([f"{extra}/{p}" for p in ex.ids])])
+    if args.limit:
+        rng = np.random.default_rng(0)
+        keep = np.zeros(len(target), dtype=bool)
+        for u in np.unique(usage):
+            idx = np.flatnonzero(usage == u)
+            keep[rng.choice(idx, min(args.limit, len(idx)), replace=False)] = True
+        images, target, usage, group, ids = images[keep], target[keep], usage[keep], group[keep], ids[keep]
+    sub = data.Dataset(images, target, usage, group, ids)
+    train_mask, test_mask, leaked = data.test_mask(sub)
+    folds = data.stratified_group_folds(target[train_mask], group[train_mask], args.folds)
+    args.work.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        args.work / "data.npz",
+        x_train=images[train_mask], y_train=target[train_mask], g_train=group[train_mask], folds=folds,
+        x_test=images[test_mask], y_test=target[test_mask], ids_test=ids[test_mask],
+    )
+    meta = {
+        "source": str(args.data), "labels": ds.labels, "extra": [str(e) for e in args.extra],
+        "removed_rows": ds.removed, "limit": args.limit,
+        "train_pool": {"n": int(train_mask.sum()), "happy": int(target[train_mask].sum())},
+        "test": {"split": "PrivateTest", "n": int(test_mask.sum()), "happy": int(target[test_mask].sum()),
+                 "removed_duplicates_of_training": leaked},
+        "folds": [{"n": int((folds == f).sum()), "happy": int(target[train_mask][folds == f].sum())}
+                  for f in range(args.folds)],
+    }
+    _json(args.work / "prepare.json", meta)
+    print(json.dumps(meta, indent=1))
+    print(f"prepare took {time.time() - t0:.0f} s", flush=True)
+
+
+def _fold_split(d: dict, f: int):
+    tr = d["folds"] != f
+    return d["x_train"][tr], d["y_train"][tr], d["x_train"][~tr], d["y_train"][~tr]
+
+
+def compare(args: Namespace) -> None:
+    out = args.work / "compare.json"
+    if out.exists():
+        print(f"{out} exists, skipping", flush=True)
+        return
+    d = _load(args)
+    xtr, ytr, xva, yva = _fold_split(d, 0)
+    res = {}
+    for width in (0.5, 1.0):
+        cfg = TrainConfig(width=width, epochs=args.compare_epochs)
+        t0 = time.time()
+        model, hist = train_fit(cfg, xtr, ytr, args.work / "compare" / f"w{width}", xva, yva, f"compare w{width}")
+        m = metrics(yva, predict(model, xva))
+        res[str(width)] = {"epochs": cfg.epochs, "val_accuracy": m["accuracy"],
+                           "val_balanced_accuracy": m["balanced_accuracy"],
+                           "train_seconds": sum(h["seconds"] for h in hist),
+                           "train_images_per_s": len(xtr) * cfg.epochs / max(sum(h["seconds"] for h in hist), 1e-9),
+                           "params": sum(p.numel() for p in model.parameters())}
+    gain = res["1.0"]["val_accuracy"] - res["0.5"]["val_accuracy"]
+    res["rule"] = "width 1.0 only if it beats 0.5 by >= 0.5 accuracy points on fold 0 (it costs about 2x the compute)"
+    res["chosen"] = 1.0 if gain >= 0.005 else 0.5
+    _json(out, res)
+    print(json.dumps(res, indent=1), flush=True)
+
+
+def _width(args: Namespace) -> float:
+    if args.width != "auto":
+        return float(args.width)
+    p = args.work / "compare.json"
+    return float(json.loads(p.read_text())["chosen"]) if p.exists() else 0.5
+
+
+def fit(args: Namespace) -> None:
+    d = _load(args)
+    cfg = TrainConfig(width=_width(args), epochs=args.epochs)
+    t0 = time.time()
+    model, hist = train_fit(cfg, d["x_train"], d["y_train"], args.work / "fit", label="fit")
+    torch.save({"width": cfg.width, "state": model.state_dict()}, args.work / "fit" / "model.pt")
+    _json(args.work / "fit" / "summary.json", {"config": cfg.__dict__, "history": hist,
+                                               "wall_seconds_this_run": time.time() - t0})
+
+
+def _fit_model(args: Namespace) -> MoodNet:
+    p = args.work / "fit" / "model.pt"
+    if not p.exists():
+        raise SystemExit(f"{p} missing: run the fit stage first")
+    st = torch.load(p, map_location="cpu", weights_only=True)
+    model = MoodNet(st["width"])
+    model.load_state_dict(st["state"])
+    return model.eval()
+
+
+class _Calib:
+    def __init__(self, x: np.ndarray):
+        self.it = iter(x[:, None, None].astype(np.float32))
+
+    def get_next(self):
+        v = next(self.it, None)
+        return None if v is None else {"input": v}
+
+
+def _ort_probs(path: Path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return np.array([s.run(["probs"], {"input": xi[None, None]})[0][0, 1] for xi in x], dtype=np.float32)
+
+
+def export(args: Namespace) -> None:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    d = _load(args)
+    model = _fit_model(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    fp32 = args.out / FP32
+    int8 = args.out / INT8
+    dummy = torch.zeros(1, 1, preprocess.SIZE, preprocess.SIZE)
+    torch.onnx.export(Exported(model), (dummy,), str(fp32), opset_version=13, input_names=["input"],
+                      output_names=["probs"], dynamo=False)
+    pre = args.work / "fp32-pre.onnx"
+    quant_pre_process(str(fp32), str(pre))
+    rng = np.random.default_rng(1)
+    n_cal = min(args.calibration, len(d["x_train"]))
+    cal = d["x_train"][rng.choice(len(d["x_train"]), n_cal, replace=False)]
+    quantize_static(str(pre), str(int8), _Calib(cal), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=False,
+                    calibrate_method=CalibrationMethod.MinMax)
+    torch_p = predict(model, d["x_test"])
+    p32 = _ort_probs(fp32, d["x_test"])
+    p8 = _ort_probs(int8, d["x_test"])
+    y = d["y_test"]
+    res = {
+        "calibration_images": n_cal,
+        "test_fp32": metrics(y, p32),
+        "test_int8": metrics(y, p8),
+        "int8_fp32_label_agreement": float(((p8 >= 0.5) == (p32 >= 0.5)).mean()),
+        "max_abs_torch_vs_onnx_fp32": float(np.abs(torch_p - p32).max()) if len(y) else 0.0,
+        "files": {},
+    }
+    lines = []
+    for f in (fp32, int8):
+        h = hashlib.sha256(f.read_bytes()).hexdigest()
+        res["files"][f.name] = {"sha256": h, "bytes": f.stat().st_size}
+        lines.append(f"{h}  {f.name}\n")
+    (args.out / "SHA256SUMS").write_text("".join(lines))
+    _json(args.work / "export.json", res)
+    np.savez(args.work / "test_probs.npz", ids=d["ids_test"], y=y, p32=p32, p8=p8)
+    print(json.dumps({k: v for k, v in res.items() if k != "files"}, indent=1)[:3000], flush=True)
+
+
+def cv(args: Namespace) -> None:
+    d = _load(args)
+    width = _width(args)
+    for f in range(args.folds):
+        out = args.work / "cv" / f"fold{f}" / "metrics.json"
+        if out.exists():
+            print(f"fold {f} done, skipping", flush=True)
+            continue
+        xtr, ytr, xva, yva = _fold_split(d, f)
+        cfg = TrainConfig(width=width, epochs=args.cv_epochs, seed=f)
+        model, hist = train_fit(cfg, xtr, ytr, out.parent, xva, yva, f"cv fold {f + 1}/{args.folds}")
+        m = metrics(yva, predict(model, xva))
+        _json(out, {"fold": f, "config": cfg.__dict__, "val": m, "history": hist})
+        (out.parent / "ckpt.pt").unlink(missing_ok=True)  # metrics.json marks the fold done
+
+
+def report(args: Namespace) -> None:
+    from .report import write_report
+
+    write_report(args, platform.platform())
