@@ -12,7 +12,9 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     println!("cargo:rerun-if-env-changed=MOODKIOSK_SEETA_MODEL");
     println!("cargo:rerun-if-env-changed=MOODKIOSK_CLASSIFIER_MODEL");
-    let seeta = env::var("MOODKIOSK_SEETA_MODEL").map(PathBuf::from).unwrap_or_else(|_| rustface_model());
+    let seeta = env::var("MOODKIOSK_SEETA_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| rustface_model());
     fs::copy(&seeta, out.join("seeta_fd_frontal_v1.0.bin"))
         .unwrap_or_else(|e| panic!("cannot read the SeetaFace model {}: {e}", seeta.display()));
     println!("cargo:rerun-if-changed={}", seeta.display());
@@ -35,7 +37,13 @@ fn rustface_model() -> PathBuf {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("Cargo.toml");
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .output()
         .expect("cargo metadata runs");

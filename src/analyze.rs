@@ -32,9 +32,19 @@ pub fn analyze(
 }
 
 /// Classify known face boxes.
-pub fn classify_faces(gray: &GrayImage, faces: &[FaceBox], classifier: &Classifier, margin: f32) -> Result<Vec<FaceMood>> {
+pub fn classify_faces(
+    gray: &GrayImage,
+    faces: &[FaceBox],
+    classifier: &Classifier,
+    margin: f32,
+) -> Result<Vec<FaceMood>> {
     faces
         .iter()
-        .map(|f| Ok(FaceMood { bbox: *f, prediction: classifier.classify(&crop_face(gray, f, margin))? }))
+        .map(|f| {
+            Ok(FaceMood {
+                bbox: *f,
+                prediction: classifier.classify(&crop_face(gray, f, margin))?,
+            })
+        })
         .collect()
 }

@@ -35,29 +35,41 @@ impl Classifier {
                 Self::from_reader(&mut std::io::Cursor::new(BUILTIN), Path::new("builtin"))
             }
             ModelRef::File(path) => {
-                let bytes = std::fs::read(path).map_err(|e| Error::model(path, format!("cannot read: {e}")))?;
+                let bytes = std::fs::read(path)
+                    .map_err(|e| Error::model(path, format!("cannot read: {e}")))?;
                 Self::from_reader(&mut std::io::Cursor::new(bytes), path)
             }
         }
     }
 
     fn from_reader(r: &mut dyn std::io::Read, name: &Path) -> Result<Classifier> {
-        let fail = |stage: &str, e: TractError| Error::model(name, format!("{stage}: {}", one_line(&e)));
-        let model = tract_onnx::onnx().model_for_read(r).map_err(|e| fail("not a loadable ONNX model", e))?;
+        let fail =
+            |stage: &str, e: TractError| Error::model(name, format!("{stage}: {}", one_line(&e)));
+        let model = tract_onnx::onnx()
+            .model_for_read(r)
+            .map_err(|e| fail("not a loadable ONNX model", e))?;
         let model = model
             .with_input_fact(0, f32::fact([1, 1, SIZE, SIZE]).into())
             .map_err(|e| fail("input is not [1,1,96,96] f32", e))?;
-        let typed = model.into_typed().map_err(|e| fail("input must be [1,1,96,96] f32", e))?;
+        let typed = model
+            .into_typed()
+            .map_err(|e| fail("input must be [1,1,96,96] f32", e))?;
         let out = typed.output_fact(0).map_err(|e| fail("no output", e))?;
         let shape = out.shape.as_concrete().map(|s| s.to_vec());
         if shape.as_deref() != Some(&[1, 2]) || out.datum_type != f32::datum_type() {
-            return Err(Error::model(name, format!("output must be [1,2] f32 probabilities, found {out:?}")));
+            return Err(Error::model(
+                name,
+                format!("output must be [1,2] f32 probabilities, found {out:?}"),
+            ));
         }
         let plan = typed
             .into_optimized()
             .and_then(|m| m.into_runnable())
             .map_err(|e| fail("cannot optimise", e))?;
-        Ok(Classifier { plan, name: name.to_path_buf() })
+        Ok(Classifier {
+            plan,
+            name: name.to_path_buf(),
+        })
     }
 
     /// The model's name (file path or `builtin`).
@@ -67,10 +79,21 @@ impl Classifier {
 
     /// Classify a preprocessed input (`SIZE*SIZE` values in [0, 1]).
     pub fn classify_input(&self, input: &[f32]) -> Result<Prediction> {
-        let t = Tensor::from_shape(&[1, 1, SIZE, SIZE], input).map_err(|e| Error::model(&self.name, e))?;
-        let out = self.plan.run(tvec!(t.into())).map_err(|e| Error::model(&self.name, e))?;
-        let p = out[0].as_slice::<f32>().map_err(|e| Error::model(&self.name, e))?;
-        Ok(Prediction::from_p_happy(p[1]))
+        let t = Tensor::from_shape(&[1, 1, SIZE, SIZE], input)
+            .map_err(|e| Error::model(&self.name, e))?;
+        let out = self
+            .plan
+            .run(tvec!(t.into()))
+            .map_err(|e| Error::model(&self.name, e))?;
+        let p = out[0]
+            .to_plain_array_view::<f32>()
+            .map_err(|e| Error::model(&self.name, e))?;
+        let p_happy = p
+            .iter()
+            .nth(1)
+            .copied()
+            .ok_or_else(|| Error::model(&self.name, "output has fewer than 2 values"))?;
+        Ok(Prediction::from_p_happy(p_happy))
     }
 
     /// Classify a face image of any size (it is resized by the shared spec).
@@ -80,5 +103,8 @@ impl Classifier {
 }
 
 fn one_line(e: &TractError) -> String {
-    format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ")
+    format!("{e:#}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -32,7 +32,9 @@ pub struct RawLog {
 
 impl Default for RawLog {
     fn default() -> Self {
-        RawLog { level: "info".into() }
+        RawLog {
+            level: "info".into(),
+        }
     }
 }
 
@@ -108,7 +110,9 @@ pub struct RawClassifier {
 
 impl Default for RawClassifier {
     fn default() -> Self {
-        RawClassifier { model: "builtin".into() }
+        RawClassifier {
+            model: "builtin".into(),
+        }
     }
 }
 
@@ -125,7 +129,14 @@ pub struct RawSteady {
 
 impl Default for RawSteady {
     fn default() -> Self {
-        RawSteady { iou: 0.3, window: 7, agree: 5, min_confidence: 0.6, max_missed: 5, hold_ms: 3000 }
+        RawSteady {
+            iou: 0.3,
+            window: 7,
+            agree: 5,
+            min_confidence: 0.6,
+            max_missed: 5,
+            hold_ms: 3000,
+        }
     }
 }
 
@@ -308,8 +319,13 @@ impl Config {
 
     /// Parse and validate config text; `file` names it in errors and anchors relative paths.
     pub fn parse(text: &str, file: &Path) -> Result<Config> {
-        let de = toml::Deserializer::parse(text)
-            .map_err(|e| Error::config(file, "-", format!("not valid TOML: {}", one_line(&e.to_string()))))?;
+        let de = toml::Deserializer::parse(text).map_err(|e| {
+            Error::config(
+                file,
+                "-",
+                format!("not valid TOML: {}", one_line(&e.to_string())),
+            )
+        })?;
         let mut unknown = Vec::new();
         let raw: RawConfig = serde_ignored::deserialize(de, |path| unknown.push(path.to_string()))
             .map_err(|e| Error::config(file, error_key(&e), one_line(&e.to_string())))?;
@@ -333,7 +349,10 @@ fn one_line(s: &str) -> String {
 fn error_key(e: &toml::de::Error) -> String {
     // toml names the offending key in its message; keep `-` when it does not.
     let msg = e.message();
-    msg.split('`').nth(1).map(str::to_string).unwrap_or_else(|| "-".into())
+    msg.split('`')
+        .nth(1)
+        .map(str::to_string)
+        .unwrap_or_else(|| "-".into())
 }
 
 fn unknown_key_help(key: &str) -> String {
@@ -341,24 +360,77 @@ fn unknown_key_help(key: &str) -> String {
     let known: &[&str] = match section {
         "log" => &["level"],
         "source" => &[
-            "kind", "device", "width", "height", "fps", "format", "dequeue_timeout_ms",
-            "retry_interval_ms", "replay", "replay_fps", "replay_loop", "replay_hold", "replay_gap",
+            "kind",
+            "device",
+            "width",
+            "height",
+            "fps",
+            "format",
+            "dequeue_timeout_ms",
+            "retry_interval_ms",
+            "replay",
+            "replay_fps",
+            "replay_loop",
+            "replay_hold",
+            "replay_gap",
         ],
-        "detector" => &["kind", "model", "min_face_size", "max_faces", "crop_margin", "interval", "score_threshold"],
+        "detector" => &[
+            "kind",
+            "model",
+            "min_face_size",
+            "max_faces",
+            "crop_margin",
+            "interval",
+            "score_threshold",
+        ],
         "classifier" => &["model"],
-        "steady" => &["iou", "window", "agree", "min_confidence", "max_missed", "hold_ms"],
+        "steady" => &[
+            "iou",
+            "window",
+            "agree",
+            "min_confidence",
+            "max_missed",
+            "hold_ms",
+        ],
         "indicator" => &[
-            "kind", "fallback_to_simulated", "active_low", "happy_pin", "not_happy_pin", "status_pin", "blink_ms",
+            "kind",
+            "fallback_to_simulated",
+            "active_low",
+            "happy_pin",
+            "not_happy_pin",
+            "status_pin",
+            "blink_ms",
         ],
         "journal" => &["dir", "summary_interval_s", "retention_days", "fsync"],
-        _ => &["[log]", "[source]", "[detector]", "[classifier]", "[steady]", "[indicator]", "[journal]"],
+        _ => &[
+            "[log]",
+            "[source]",
+            "[detector]",
+            "[classifier]",
+            "[steady]",
+            "[indicator]",
+            "[journal]",
+        ],
     };
-    format!("unknown key; allowed here: {} (see config/moodkiosk.toml)", known.join(", "))
+    format!(
+        "unknown key; allowed here: {} (see config/moodkiosk.toml)",
+        known.join(", ")
+    )
 }
 
-fn range<T: PartialOrd + std::fmt::Display + Copy>(file: &Path, key: &str, v: T, lo: T, hi: T) -> Result<T> {
+fn range<T: PartialOrd + std::fmt::Display + Copy>(
+    file: &Path,
+    key: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> Result<T> {
     if v < lo || v > hi {
-        Err(Error::config(file, key, format!("must be between {lo} and {hi}, got {v}")))
+        Err(Error::config(
+            file,
+            key,
+            format!("must be between {lo} and {hi}, got {v}"),
+        ))
     } else {
         Ok(v)
     }
@@ -368,7 +440,11 @@ fn one_of<'a>(file: &Path, key: &str, v: &'a str, allowed: &[&str]) -> Result<&'
     if allowed.contains(&v) {
         Ok(v)
     } else {
-        Err(Error::config(file, key, format!("must be one of {}, got {v:?}", allowed.join(" | "))))
+        Err(Error::config(
+            file,
+            key,
+            format!("must be one of {}, got {v:?}", allowed.join(" | ")),
+        ))
     }
 }
 
@@ -384,7 +460,12 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
 impl RawConfig {
     /// Validate every value and resolve paths against `base` (the config file's folder).
     pub fn validate(&self, file: &Path, base: &Path) -> Result<Config> {
-        let log_level = match one_of(file, "log.level", &self.log.level, &["off", "error", "warn", "info", "debug", "trace"])? {
+        let log_level = match one_of(
+            file,
+            "log.level",
+            &self.log.level,
+            &["off", "error", "warn", "info", "debug", "trace"],
+        )? {
             "off" => log::LevelFilter::Off,
             "error" => log::LevelFilter::Error,
             "warn" => log::LevelFilter::Warn,
@@ -396,26 +477,51 @@ impl RawConfig {
         let source = match one_of(file, "source.kind", &s.kind, &["v4l2", "replay"])? {
             "v4l2" => {
                 if s.device.is_empty() {
-                    return Err(Error::config(file, "source.device", "must name a device, e.g. /dev/video0"));
+                    return Err(Error::config(
+                        file,
+                        "source.device",
+                        "must name a device, e.g. /dev/video0",
+                    ));
                 }
                 SourceConfig::V4l2 {
                     device: PathBuf::from(&s.device),
                     width: range(file, "source.width", s.width, 32, 4096)?,
                     height: range(file, "source.height", s.height, 32, 4096)?,
                     fps: range(file, "source.fps", s.fps, 1, 120)?,
-                    format: match one_of(file, "source.format", &s.format, &["auto", "mjpeg", "yuyv", "grey"])? {
+                    format: match one_of(
+                        file,
+                        "source.format",
+                        &s.format,
+                        &["auto", "mjpeg", "yuyv", "grey"],
+                    )? {
                         "mjpeg" => PixelFormat::Mjpeg,
                         "yuyv" => PixelFormat::Yuyv,
                         "grey" => PixelFormat::Grey,
                         _ => PixelFormat::Auto,
                     },
-                    dequeue_timeout: Duration::from_millis(range(file, "source.dequeue_timeout_ms", s.dequeue_timeout_ms, 100, 60_000)?),
-                    retry_interval: Duration::from_millis(range(file, "source.retry_interval_ms", s.retry_interval_ms, 100, 600_000)?),
+                    dequeue_timeout: Duration::from_millis(range(
+                        file,
+                        "source.dequeue_timeout_ms",
+                        s.dequeue_timeout_ms,
+                        100,
+                        60_000,
+                    )?),
+                    retry_interval: Duration::from_millis(range(
+                        file,
+                        "source.retry_interval_ms",
+                        s.retry_interval_ms,
+                        100,
+                        600_000,
+                    )?),
                 }
             }
             _ => {
                 if s.replay.is_empty() {
-                    return Err(Error::config(file, "source.replay", "must list at least one image file or folder when source.kind = \"replay\""));
+                    return Err(Error::config(
+                        file,
+                        "source.replay",
+                        "must list at least one image file or folder when source.kind = \"replay\"",
+                    ));
                 }
                 SourceConfig::Replay {
                     paths: s.replay.iter().map(|p| resolve(base, p)).collect(),
@@ -423,7 +529,13 @@ impl RawConfig {
                     looped: s.replay_loop,
                     hold: range(file, "source.replay_hold", s.replay_hold, 1, 10_000)?,
                     gap: range(file, "source.replay_gap", s.replay_gap, 0, 10_000)?,
-                    retry_interval: Duration::from_millis(range(file, "source.retry_interval_ms", s.retry_interval_ms, 100, 600_000)?),
+                    retry_interval: Duration::from_millis(range(
+                        file,
+                        "source.retry_interval_ms",
+                        s.retry_interval_ms,
+                        100,
+                        600_000,
+                    )?),
                 }
             }
         };
@@ -443,7 +555,13 @@ impl RawConfig {
             max_faces: range(file, "detector.max_faces", d.max_faces, 1, 64)?,
             crop_margin: range(file, "detector.crop_margin", d.crop_margin, 0.0, 1.0)?,
             interval: range(file, "detector.interval", d.interval, 1, 100)?,
-            score_threshold: range(file, "detector.score_threshold", d.score_threshold, 0.0, 100.0)?,
+            score_threshold: range(
+                file,
+                "detector.score_threshold",
+                d.score_threshold,
+                0.0,
+                100.0,
+            )?,
         };
         let classifier_model = match self.classifier.model.as_str() {
             "builtin" | "" => ModelRef::Builtin,
@@ -460,12 +578,23 @@ impl RawConfig {
             hold: Duration::from_millis(range(file, "steady.hold_ms", st.hold_ms, 0, 600_000)?),
         };
         let i = &self.indicator;
-        let pins = [("indicator.happy_pin", i.happy_pin), ("indicator.not_happy_pin", i.not_happy_pin), ("indicator.status_pin", i.status_pin)];
+        let pins = [
+            ("indicator.happy_pin", i.happy_pin),
+            ("indicator.not_happy_pin", i.not_happy_pin),
+            ("indicator.status_pin", i.status_pin),
+        ];
         for (k, p) in pins {
             range(file, k, p, 0, 27)?;
         }
-        if i.happy_pin == i.not_happy_pin || i.happy_pin == i.status_pin || i.not_happy_pin == i.status_pin {
-            return Err(Error::config(file, "indicator.*_pin", "the three LEDs need three different BCM pins"));
+        if i.happy_pin == i.not_happy_pin
+            || i.happy_pin == i.status_pin
+            || i.not_happy_pin == i.status_pin
+        {
+            return Err(Error::config(
+                file,
+                "indicator.*_pin",
+                "the three LEDs need three different BCM pins",
+            ));
         }
         let indicator = IndicatorConfig {
             kind: match one_of(file, "indicator.kind", &i.kind, &["rppal", "simulated"])? {
@@ -477,7 +606,13 @@ impl RawConfig {
             happy_pin: i.happy_pin,
             not_happy_pin: i.not_happy_pin,
             status_pin: i.status_pin,
-            blink: Duration::from_millis(range(file, "indicator.blink_ms", i.blink_ms, 50, 10_000)?),
+            blink: Duration::from_millis(range(
+                file,
+                "indicator.blink_ms",
+                i.blink_ms,
+                50,
+                10_000,
+            )?),
         };
         let j = &self.journal;
         if j.dir.is_empty() {
@@ -485,15 +620,35 @@ impl RawConfig {
         }
         let journal = JournalConfig {
             dir: resolve(base, &j.dir),
-            summary_interval: Duration::from_secs(range(file, "journal.summary_interval_s", j.summary_interval_s, 1, 86_400)?),
+            summary_interval: Duration::from_secs(range(
+                file,
+                "journal.summary_interval_s",
+                j.summary_interval_s,
+                1,
+                86_400,
+            )?),
             retention_days: range(file, "journal.retention_days", j.retention_days, 1, 3650)?,
-            fsync: match one_of(file, "journal.fsync", &j.fsync, &["always", "summary", "never"])? {
+            fsync: match one_of(
+                file,
+                "journal.fsync",
+                &j.fsync,
+                &["always", "summary", "never"],
+            )? {
                 "summary" => FsyncPolicy::Summary,
                 "never" => FsyncPolicy::Never,
                 _ => FsyncPolicy::Always,
             },
         };
-        Ok(Config { file: file.to_path_buf(), log_level, source, detector, classifier_model, steady, indicator, journal })
+        Ok(Config {
+            file: file.to_path_buf(),
+            log_level,
+            source,
+            detector,
+            classifier_model,
+            steady,
+            indicator,
+            journal,
+        })
     }
 }
 
@@ -523,15 +678,22 @@ mod tests {
 
     #[test]
     fn unknown_key_names_its_path() {
-        let e = parse("[detector]\nmin_face_sise = 40\n").unwrap_err().to_string();
+        let e = parse("[detector]\nmin_face_sise = 40\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("detector.min_face_sise"), "{e}");
         assert!(e.contains("min_face_size"), "{e}");
     }
 
     #[test]
     fn out_of_range_names_key_and_range() {
-        let e = parse("[steady]\nwindow = 5\nagree = 9\n").unwrap_err().to_string();
-        assert!(e.contains("steady.agree") && e.contains("between 1 and 5"), "{e}");
+        let e = parse("[steady]\nwindow = 5\nagree = 9\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("steady.agree") && e.contains("between 1 and 5"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -542,18 +704,27 @@ mod tests {
 
     #[test]
     fn relative_paths_resolve_against_config_folder() {
-        let c = parse("[source]\nkind = \"replay\"\nreplay = [\"frames\"]\n[journal]\ndir = \"j\"\n").unwrap();
+        let c =
+            parse("[source]\nkind = \"replay\"\nreplay = [\"frames\"]\n[journal]\ndir = \"j\"\n")
+                .unwrap();
         assert_eq!(c.journal.dir, PathBuf::from("/etc/moodkiosk/j"));
         match c.source {
-            SourceConfig::Replay { paths, .. } => assert_eq!(paths, vec![PathBuf::from("/etc/moodkiosk/frames")]),
+            SourceConfig::Replay { paths, .. } => {
+                assert_eq!(paths, vec![PathBuf::from("/etc/moodkiosk/frames")])
+            }
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
     fn enum_values_are_checked() {
-        let e = parse("[indicator]\nkind = \"leds\"\n").unwrap_err().to_string();
-        assert!(e.contains("indicator.kind") && e.contains("rppal | simulated"), "{e}");
+        let e = parse("[indicator]\nkind = \"leds\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("indicator.kind") && e.contains("rppal | simulated"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -32,7 +32,8 @@ impl Signals {
     pub fn install() -> Result<Signals> {
         let s = Signals::default();
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-            signal_hook::flag::register(sig, s.stop.clone()).map_err(|e| crate::error::Error::io("installing signal handlers", e))?;
+            signal_hook::flag::register(sig, s.stop.clone())
+                .map_err(|e| crate::error::Error::io("installing signal handlers", e))?;
         }
         signal_hook::flag::register(signal_hook::consts::SIGHUP, s.reload.clone())
             .map_err(|e| crate::error::Error::io("installing signal handlers", e))?;
@@ -73,7 +74,15 @@ impl Pipeline {
         let journal = Journal::open(&cfg.journal)?;
         log::info!("journal in {}", journal.dir().display());
         let (source, retry) = source::build(&cfg.source);
-        Ok(Pipeline { cfg, classifier, detector, source, retry, indicator, journal })
+        Ok(Pipeline {
+            cfg,
+            classifier,
+            detector,
+            source,
+            retry,
+            indicator,
+            journal,
+        })
     }
 }
 
@@ -92,7 +101,11 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
     let mut camera = Camera::Down("not opened yet".into());
     let mut next_retry = Instant::now();
     let mut last_frame: Option<Instant> = None;
-    let mut iv = Interval { start: Some(Local::now()), began: Some(Instant::now()), ..Default::default() };
+    let mut iv = Interval {
+        start: Some(Local::now()),
+        began: Some(Instant::now()),
+        ..Default::default()
+    };
     let mut frame_no: u64 = 0;
     let mut last_faces: Vec<FaceBox> = Vec::new();
     let mut visitors_today: u32 = 0;
@@ -107,7 +120,7 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
             break;
         }
         if signals.reload.swap(false, Ordering::Relaxed) {
-            match reload(&p.cfg.file, &mut p) {
+            match reload(&p.cfg.file.clone(), &mut p) {
                 Ok(changed) => {
                     tracker.set_config(p.cfg.steady.clone());
                     if changed {
@@ -120,7 +133,11 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
             }
         }
         let now = Instant::now();
-        if iv.began.map(|b| now.duration_since(b) >= p.cfg.journal.summary_interval).unwrap_or(false) {
+        if iv
+            .began
+            .map(|b| now.duration_since(b) >= p.cfg.journal.summary_interval)
+            .unwrap_or(false)
+        {
             write_summary(&mut p.journal, &mut iv);
         }
         if Local::now().date_naive() != today {
@@ -145,8 +162,13 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
                     Err(e) => {
                         let msg = e.to_string();
                         if msg != why {
-                            log::warn!("camera down: {msg}; retrying every {} ms", p.retry.as_millis());
-                            notifier.status(&format!("camera down: {msg}; visitors today {visitors_today}"));
+                            log::warn!(
+                                "camera down: {msg}; retrying every {} ms",
+                                p.retry.as_millis()
+                            );
+                            notifier.status(&format!(
+                                "camera down: {msg}; visitors today {visitors_today}"
+                            ));
                         }
                         camera = Camera::Down(msg);
                         next_retry = now + p.retry;
@@ -163,7 +185,13 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
                     frame_no += 1;
                     let d = &p.cfg.detector;
                     let moods = if frame_no % d.interval as u64 == 1 || d.interval == 1 {
-                        analyze(&frame.image, p.detector.as_mut(), &p.classifier, d.max_faces, d.crop_margin)
+                        analyze(
+                            &frame.image,
+                            p.detector.as_mut(),
+                            &p.classifier,
+                            d.max_faces,
+                            d.crop_margin,
+                        )
                     } else {
                         classify_faces(&frame.image, &last_faces, &p.classifier, d.crop_margin)
                     };
@@ -214,8 +242,13 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
                 }
                 Err(e) => {
                     let msg = e.to_string();
-                    log::warn!("camera lost: {msg}; retrying every {} ms", p.retry.as_millis());
-                    notifier.status(&format!("camera down: {msg}; visitors today {visitors_today}"));
+                    log::warn!(
+                        "camera lost: {msg}; retrying every {} ms",
+                        p.retry.as_millis()
+                    );
+                    notifier.status(&format!(
+                        "camera down: {msg}; visitors today {visitors_today}"
+                    ));
                     p.source.close();
                     camera = Camera::Down(msg);
                     next_retry = Instant::now() + p.retry;
@@ -245,14 +278,22 @@ fn write_summary(journal: &mut Journal, iv: &mut Interval) {
         undecided: iv.undecided,
         camera_up_s: (iv.camera_up.as_secs_f64() * 10.0).round() / 10.0,
     });
-    *iv = Interval { start: Some(now), began: Some(Instant::now()), ..Default::default() };
+    *iv = Interval {
+        start: Some(now),
+        began: Some(Instant::now()),
+        ..Default::default()
+    };
 }
 
 /// Apply a new config file; on any error the running pipeline stays as it was.
 /// Returns whether the source was rebuilt.
 fn reload(file: &PathBuf, p: &mut Pipeline) -> Result<bool> {
     let new = Config::load(file)?;
-    let classifier = if new.classifier_model != p.cfg.classifier_model { Some(Classifier::load(&new.classifier_model)?) } else { None };
+    let classifier = if new.classifier_model != p.cfg.classifier_model {
+        Some(Classifier::load(&new.classifier_model)?)
+    } else {
+        None
+    };
     let detector = if new.detector.kind != p.cfg.detector.kind
         || new.detector.min_face_size != p.cfg.detector.min_face_size
         || new.detector.score_threshold != p.cfg.detector.score_threshold
@@ -261,8 +302,19 @@ fn reload(file: &PathBuf, p: &mut Pipeline) -> Result<bool> {
     } else {
         None
     };
-    let indicator = if new.indicator != p.cfg.indicator { Some(Indicator::new(indicator::open(&new.indicator)?, new.indicator.blink)) } else { None };
-    let journal = if new.journal != p.cfg.journal { Some(Journal::open(&new.journal)?) } else { None };
+    let indicator = if new.indicator != p.cfg.indicator {
+        Some(Indicator::new(
+            indicator::open(&new.indicator)?,
+            new.indicator.blink,
+        ))
+    } else {
+        None
+    };
+    let journal = if new.journal != p.cfg.journal {
+        Some(Journal::open(&new.journal)?)
+    } else {
+        None
+    };
     // Everything new was built: now swap.
     if let Some(c) = classifier {
         p.classifier = c;

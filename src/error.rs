@@ -73,17 +73,31 @@ pub enum Error {
 
 impl Error {
     /// Shorthand for a [`Error::Config`] error.
-    pub fn config(file: impl Into<PathBuf>, key: impl Into<String>, msg: impl Into<String>) -> Self {
-        Error::Config { file: file.into(), key: key.into(), msg: msg.into() }
+    pub fn config(
+        file: impl Into<PathBuf>,
+        key: impl Into<String>,
+        msg: impl Into<String>,
+    ) -> Self {
+        Error::Config {
+            file: file.into(),
+            key: key.into(),
+            msg: msg.into(),
+        }
     }
 
     /// Shorthand for a [`Error::Model`] error.
     pub fn model(path: impl Into<PathBuf>, msg: impl std::fmt::Display) -> Self {
-        Error::Model { path: path.into(), msg: msg.to_string() }
+        Error::Model {
+            path: path.into(),
+            msg: msg.to_string(),
+        }
     }
 
     /// Shorthand for an [`Error::Io`] error.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 }

@@ -85,10 +85,18 @@ pub fn select(data: &Path, split: &str, labels: Labels) -> Result<Selection> {
 
 fn select_fer(root: &Path, split: &str, labels: Labels) -> Result<Selection> {
     let path = root.join("index.csv");
-    let bad = |msg: String| Error::Data { path: path.clone(), msg };
+    let bad = |msg: String| Error::Data {
+        path: path.clone(),
+        msg,
+    };
     let mut rdr = csv::Reader::from_path(&path).map_err(|e| bad(e.to_string()))?;
     let headers = rdr.headers().map_err(|e| bad(e.to_string()))?.clone();
-    let col = |name: &str| headers.iter().position(|h| h == name).ok_or_else(|| bad(format!("column {name} missing")));
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(format!("column {name} missing")))
+    };
     let c_usage = col("usage")?;
     let c_path = col("path")?;
     let c_source = col("source")?;
@@ -96,8 +104,16 @@ fn select_fer(root: &Path, split: &str, labels: Labels) -> Result<Selection> {
     let c_group = col("dup_group")?;
     let c_class = col("fer_class")?;
     let vote_cols: Vec<usize> = [
-        "fp_neutral", "fp_happiness", "fp_surprise", "fp_sadness", "fp_anger", "fp_disgust", "fp_fear", "fp_contempt",
-        "fp_unknown", "fp_NF",
+        "fp_neutral",
+        "fp_happiness",
+        "fp_surprise",
+        "fp_sadness",
+        "fp_anger",
+        "fp_disgust",
+        "fp_fear",
+        "fp_contempt",
+        "fp_unknown",
+        "fp_NF",
     ]
     .iter()
     .map(|c| col(c))
@@ -106,7 +122,10 @@ fn select_fer(root: &Path, split: &str, labels: Labels) -> Result<Selection> {
     let mut unusable = 0;
     for rec in rdr.records() {
         let r = rec.map_err(|e| bad(e.to_string()))?;
-        let votes: Vec<u32> = vote_cols.iter().map(|&i| r[i].parse::<f64>().unwrap_or(0.0) as u32).collect();
+        let votes: Vec<u32> = vote_cols
+            .iter()
+            .map(|&i| r[i].parse::<f64>().unwrap_or(0.0) as u32)
+            .collect();
         let usable = r[c_source] != *"jpeg_q95_decoded"
             && &r[c_blank] != "1"
             && !(votes[9] > 0 && votes[9] >= *votes[..9].iter().max().unwrap_or(&0));
@@ -129,40 +148,68 @@ fn select_fer(root: &Path, split: &str, labels: Labels) -> Result<Selection> {
             }
         }
     }
-    let train_groups: HashSet<&str> = kept.iter().filter(|k| k.0 != split).filter_map(|k| k.2.as_deref()).collect();
+    let train_groups: HashSet<&str> = kept
+        .iter()
+        .filter(|k| k.0 != split)
+        .filter_map(|k| k.2.as_deref())
+        .collect();
     let mut items = Vec::new();
     let mut dups = 0;
     for (usage, p, g, h) in &kept {
         if usage != split {
             continue;
         }
-        if g.as_deref().map(|g| train_groups.contains(g)).unwrap_or(false) {
+        if g.as_deref()
+            .map(|g| train_groups.contains(g))
+            .unwrap_or(false)
+        {
             dups += 1;
             continue;
         }
-        items.push(Item { id: p.clone(), path: root.join(p), happy: *h });
+        items.push(Item {
+            id: p.clone(),
+            path: root.join(p),
+            happy: *h,
+        });
     }
     if items.is_empty() {
-        return Err(bad(format!("no usable images in split {split:?} (splits: Training, PublicTest, PrivateTest)")));
+        return Err(bad(format!(
+            "no usable images in split {split:?} (splits: Training, PublicTest, PrivateTest)"
+        )));
     }
-    Ok(Selection { items, removed_duplicates_of_training: dups, removed_unusable: unusable })
+    Ok(Selection {
+        items,
+        removed_duplicates_of_training: dups,
+        removed_unusable: unusable,
+    })
 }
 
 fn select_folder(root: &Path, split: &str) -> Result<Selection> {
-    let base = if root.join(split).is_dir() { root.join(split) } else { root.to_path_buf() };
+    let base = if root.join(split).is_dir() {
+        root.join(split)
+    } else {
+        root.to_path_buf()
+    };
     let mut items = Vec::new();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&base)
-        .map_err(|e| Error::Data { path: base.clone(), msg: e.to_string() })?
+        .map_err(|e| Error::Data {
+            path: base.clone(),
+            msg: e.to_string(),
+        })?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
     for d in dirs {
-        let name = d.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+        let name = d
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
         let happy = match name.as_str() {
             "happy" => true,
-            "not_happy" | "nothappy" | "not-happy" | "angry" | "disgust" | "fear" | "sad" | "surprise" | "neutral" => false,
+            "not_happy" | "nothappy" | "not-happy" | "angry" | "disgust" | "fear" | "sad"
+            | "surprise" | "neutral" => false,
             _ => continue,
         };
         let files = crate::source::list_images_recursive(&d);
@@ -172,9 +219,16 @@ fn select_folder(root: &Path, split: &str) -> Result<Selection> {
         }
     }
     if items.is_empty() {
-        return Err(Error::Data { path: root.to_path_buf(), msg: "no images in happy/ or not_happy/ (or emotion) folders".into() });
+        return Err(Error::Data {
+            path: root.to_path_buf(),
+            msg: "no images in happy/ or not_happy/ (or emotion) folders".into(),
+        });
     }
-    Ok(Selection { items, removed_duplicates_of_training: 0, removed_unusable: 0 })
+    Ok(Selection {
+        items,
+        removed_duplicates_of_training: 0,
+        removed_unusable: 0,
+    })
 }
 
 /// Score every item; returns the report and per-image P(happy) (NaN when unreadable).
@@ -185,7 +239,10 @@ pub fn evaluate(classifier: &Classifier, sel: &Selection) -> (Report, Vec<f32>) 
     let mut unreadable = 0;
     for it in &sel.items {
         let p = image::open(&it.path)
-            .map_err(|e| Error::Image { name: it.id.clone(), msg: e.to_string() })
+            .map_err(|e| Error::Image {
+                name: it.id.clone(),
+                msg: e.to_string(),
+            })
             .and_then(|img| classifier.classify(&to_gray(&img)));
         match p {
             Ok(pred) => {
@@ -206,8 +263,17 @@ pub fn evaluate(classifier: &Classifier, sel: &Selection) -> (Report, Vec<f32>) 
         let sup = (cm[c][0] + cm[c][1]) as f64;
         let precision = if pred > 0.0 { tp / pred } else { 0.0 };
         let recall = if sup > 0.0 { tp / sup } else { 0.0 };
-        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-        ClassScores { precision, recall, f1, support: sup as usize }
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        ClassScores {
+            precision,
+            recall,
+            f1,
+            support: sup as usize,
+        }
     };
     let (nh, h) = (class(0), class(1));
     let report = Report {
@@ -216,7 +282,11 @@ pub fn evaluate(classifier: &Classifier, sel: &Selection) -> (Report, Vec<f32>) 
         split: String::new(),
         labels: String::new(),
         n,
-        accuracy: if n > 0 { (cm[0][0] + cm[1][1]) as f64 / n as f64 } else { 0.0 },
+        accuracy: if n > 0 {
+            (cm[0][0] + cm[1][1]) as f64 / n as f64
+        } else {
+            0.0
+        },
         balanced_accuracy: (nh.recall + h.recall) / 2.0,
         not_happy: nh,
         happy: h,
@@ -236,10 +306,17 @@ impl Report {
             "model {}\ndata {} split {} labels {}: {} images ({} duplicates of training removed, {} unusable rows left out)\n\n",
             self.model, self.data, self.split, self.labels, self.n, self.removed_duplicates_of_training, self.removed_unusable
         );
-        s += &format!("accuracy           {:.2}%\nbalanced accuracy  {:.2}%\n\n", self.accuracy * 100.0, self.balanced_accuracy * 100.0);
+        s += &format!(
+            "accuracy           {:.2}%\nbalanced accuracy  {:.2}%\n\n",
+            self.accuracy * 100.0,
+            self.balanced_accuracy * 100.0
+        );
         s += "class       precision  recall     f1  support\n";
         for (name, c) in [("not_happy", &self.not_happy), ("happy", &self.happy)] {
-            s += &format!("{name:<10} {:>10.4} {:>7.4} {:>6.4} {:>8}\n", c.precision, c.recall, c.f1, c.support);
+            s += &format!(
+                "{name:<10} {:>10.4} {:>7.4} {:>6.4} {:>8}\n",
+                c.precision, c.recall, c.f1, c.support
+            );
         }
         s += &format!(
             "\nconfusion (rows true, columns predicted)\n             not_happy  happy\nnot_happy {:>12} {:>6}\nhappy     {:>12} {:>6}\n",

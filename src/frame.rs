@@ -25,7 +25,9 @@ pub fn luma(r: u8, g: u8, b: u8) -> u8 {
 pub fn to_gray(img: &DynamicImage) -> GrayImage {
     match img {
         DynamicImage::ImageLuma8(g) => g.clone(),
-        DynamicImage::ImageLumaA8(_) | DynamicImage::ImageLuma16(_) | DynamicImage::ImageLumaA16(_) => img.to_luma8(),
+        DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageLuma16(_)
+        | DynamicImage::ImageLumaA16(_) => img.to_luma8(),
         _ => {
             let rgb = img.to_rgb8();
             let (w, h) = rgb.dimensions();
@@ -41,7 +43,11 @@ pub fn gray_from_yuyv(data: &[u8], width: u32, height: u32) -> Option<GrayImage>
     if data.len() < n * 2 {
         return None;
     }
-    GrayImage::from_raw(width, height, data.iter().step_by(2).take(n).copied().collect())
+    GrayImage::from_raw(
+        width,
+        height,
+        data.iter().step_by(2).take(n).copied().collect(),
+    )
 }
 
 #[cfg(test)]

@@ -78,7 +78,10 @@ pub struct Journal {
 impl Journal {
     /// Create the folder if needed; fails only when the folder cannot be created or written.
     pub fn open(cfg: &JournalConfig) -> Result<Journal> {
-        fs::create_dir_all(&cfg.dir).map_err(|source| Error::Journal { path: cfg.dir.clone(), source })?;
+        fs::create_dir_all(&cfg.dir).map_err(|source| Error::Journal {
+            path: cfg.dir.clone(),
+            source,
+        })?;
         let mut j = Journal {
             dir: cfg.dir.clone(),
             retention_days: cfg.retention_days,
@@ -113,15 +116,29 @@ impl Journal {
             .append(true)
             .read(true)
             .open(&path)
-            .map_err(|source| Error::Journal { path: path.clone(), source })?;
+            .map_err(|source| Error::Journal {
+                path: path.clone(),
+                source,
+            })?;
         // Close off a torn last line left by a crash or power cut.
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         if len > 0 {
             let mut last = [0u8; 1];
-            f.seek(SeekFrom::Start(len - 1)).and_then(|_| f.read_exact(&mut last)).map_err(|source| Error::Journal { path: path.clone(), source })?;
+            f.seek(SeekFrom::Start(len - 1))
+                .and_then(|_| f.read_exact(&mut last))
+                .map_err(|source| Error::Journal {
+                    path: path.clone(),
+                    source,
+                })?;
             if last[0] != b'\n' {
-                log::warn!("journal {}: last line was torn (crash?), closing it off", path.display());
-                f.write_all(b"\n").map_err(|source| Error::Journal { path: path.clone(), source })?;
+                log::warn!(
+                    "journal {}: last line was torn (crash?), closing it off",
+                    path.display()
+                );
+                f.write_all(b"\n").map_err(|source| Error::Journal {
+                    path: path.clone(),
+                    source,
+                })?;
             }
         }
         if self.day != Some(today) {
@@ -134,14 +151,26 @@ impl Journal {
 
     /// Remove day files older than the retention period.
     fn prune(&self, today: NaiveDate) {
-        let Ok(entries) = fs::read_dir(&self.dir) else { return };
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            let Some(date) = name.strip_prefix("mood-").and_then(|s| s.strip_suffix(".jsonl")) else { continue };
-            let Ok(day) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else { continue };
+            let Some(date) = name
+                .strip_prefix("mood-")
+                .and_then(|s| s.strip_suffix(".jsonl"))
+            else {
+                continue;
+            };
+            let Ok(day) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
+                continue;
+            };
             if (today - day).num_days() >= self.retention_days as i64 {
                 match fs::remove_file(e.path()) {
-                    Ok(()) => log::info!("journal: removed {name} (older than {} days)", self.retention_days),
+                    Ok(()) => log::info!(
+                        "journal: removed {name} (older than {} days)",
+                        self.retention_days
+                    ),
                     Err(err) => log::warn!("journal: cannot remove {name}: {err}"),
                 }
             }
@@ -196,12 +225,20 @@ impl Journal {
         let path = self.dir.join(file_name(today));
         let f = self.file.as_mut().expect("file opened");
         while let Some(line) = self.backlog.front() {
-            f.write_all(line.as_bytes()).map_err(|source| Error::Journal { path: path.clone(), source })?;
+            f.write_all(line.as_bytes())
+                .map_err(|source| Error::Journal {
+                    path: path.clone(),
+                    source,
+                })?;
             self.backlog.pop_front();
         }
-        f.flush().map_err(|source| Error::Journal { path: path.clone(), source })?;
+        f.flush().map_err(|source| Error::Journal {
+            path: path.clone(),
+            source,
+        })?;
         if sync {
-            f.sync_data().map_err(|source| Error::Journal { path, source })?;
+            f.sync_data()
+                .map_err(|source| Error::Journal { path, source })?;
         }
         Ok(())
     }
@@ -211,13 +248,19 @@ impl Journal {
         if !self.backlog.is_empty() {
             let today = Local::now().date_naive();
             if let Err(e) = self.drain(today, true) {
-                log::error!("journal: {} records could not be written at exit: {e}", self.backlog.len());
+                log::error!(
+                    "journal: {} records could not be written at exit: {e}",
+                    self.backlog.len()
+                );
             }
         } else if let Some(f) = self.file.as_mut() {
             let _ = f.sync_data();
         }
         if self.dropped > 0 {
-            log::error!("journal: {} oldest records were dropped while the disk was full", self.dropped);
+            log::error!(
+                "journal: {} oldest records were dropped while the disk was full",
+                self.dropped
+            );
         }
     }
 }
@@ -248,11 +291,22 @@ mod tests {
     use std::time::Duration;
 
     fn cfg(dir: &Path) -> JournalConfig {
-        JournalConfig { dir: dir.to_path_buf(), summary_interval: Duration::from_secs(60), retention_days: 3, fsync: FsyncPolicy::Always }
+        JournalConfig {
+            dir: dir.to_path_buf(),
+            summary_interval: Duration::from_secs(60),
+            retention_days: 3,
+            fsync: FsyncPolicy::Always,
+        }
     }
 
     fn visitor(mood: Mood) -> Record {
-        Record::Visitor { time: rfc3339(Local::now()), mood, confidence: 0.9, frames: 5, face_px: 120 }
+        Record::Visitor {
+            time: rfc3339(Local::now()),
+            mood,
+            confidence: 0.9,
+            frames: 5,
+            face_px: 120,
+        }
     }
 
     #[test]
@@ -263,7 +317,13 @@ mod tests {
         j.write(&visitor(Mood::NotHappy));
         let (recs, bad) = read_file(&d.path().join(file_name(Local::now().date_naive()))).unwrap();
         assert_eq!((recs.len(), bad), (2, 0));
-        assert!(matches!(recs[1], Record::Visitor { mood: Mood::NotHappy, .. }));
+        assert!(matches!(
+            recs[1],
+            Record::Visitor {
+                mood: Mood::NotHappy,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -291,8 +351,14 @@ mod tests {
         j.write_at(&visitor(Mood::Happy), day1);
         j.write_at(&visitor(Mood::Happy), day2);
         j.write_at(&visitor(Mood::Happy), day2);
-        assert_eq!(read_file(&d.path().join(file_name(day1))).unwrap().0.len(), 1);
-        assert_eq!(read_file(&d.path().join(file_name(day2))).unwrap().0.len(), 2);
+        assert_eq!(
+            read_file(&d.path().join(file_name(day1))).unwrap().0.len(),
+            1
+        );
+        assert_eq!(
+            read_file(&d.path().join(file_name(day2))).unwrap().0.len(),
+            2
+        );
         assert!(d.path().join("notes.txt").exists());
     }
 

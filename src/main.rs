@@ -132,19 +132,49 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             print!("{}", Config::to_toml(&raw));
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Classify { images, json, model, config, ultraface, min_face_size, max_faces, margin, whole } => {
+        Cmd::Classify {
+            images,
+            json,
+            model,
+            config,
+            ultraface,
+            min_face_size,
+            max_faces,
+            margin,
+            whole,
+        } => {
             init_log(log::LevelFilter::Warn);
             let (mut det_cfg, cfg_model) = match &config {
                 Some(c) => {
                     let cfg = Config::load(c)?;
                     (cfg.detector, cfg.classifier_model)
                 }
-                None => (Config::parse("", Path::new("defaults"))?.detector, ModelRef::Builtin),
+                None => (
+                    Config::parse("", Path::new("defaults"))?.detector,
+                    ModelRef::Builtin,
+                ),
             };
             let model = model.map(ModelRef::File).unwrap_or(cfg_model);
-            classify(images, json, model, &mut det_cfg, ultraface, min_face_size, max_faces, margin, whole)
+            classify(
+                images,
+                json,
+                model,
+                &mut det_cfg,
+                ultraface,
+                min_face_size,
+                max_faces,
+                margin,
+                whole,
+            )
         }
-        Cmd::Eval { data, split, model, labels, json, per_image } => {
+        Cmd::Eval {
+            data,
+            split,
+            model,
+            labels,
+            json,
+            per_image,
+        } => {
             init_log(log::LevelFilter::Warn);
             let classifier = Classifier::load(&model_ref(model))?;
             let sel = eval::select(&data, &split, labels)?;
@@ -153,7 +183,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             report.split = split;
             report.labels = format!("{labels:?}").to_lowercase();
             if let Some(p) = per_image {
-                let mut f = std::fs::File::create(&p).with_context(|| format!("writing {}", p.display()))?;
+                let mut f = std::fs::File::create(&p)
+                    .with_context(|| format!("writing {}", p.display()))?;
                 writeln!(f, "id,label,p_happy")?;
                 for (it, pr) in sel.items.iter().zip(&probs) {
                     writeln!(f, "{},{},{}", it.id, it.happy as u8, pr)?;
@@ -215,20 +246,40 @@ fn classify(
                     let p = classifier.classify(&gray)?;
                     let (w, h) = gray.dimensions();
                     Ok(vec![FaceMood {
-                        bbox: face::FaceBox { x: 0.0, y: 0.0, w: w as f32, h: h as f32, score: 1.0 },
+                        bbox: face::FaceBox {
+                            x: 0.0,
+                            y: 0.0,
+                            w: w as f32,
+                            h: h as f32,
+                            score: 1.0,
+                        },
                         prediction: p,
                     }])
                 } else {
-                    Ok(analyze(&gray, detector.as_mut(), &classifier, det.max_faces, det.crop_margin)?)
+                    Ok(analyze(
+                        &gray,
+                        detector.as_mut(),
+                        &classifier,
+                        det.max_faces,
+                        det.crop_margin,
+                    )?)
                 }
             });
         let ms = t0.elapsed().as_secs_f64() * 1000.0;
         match result {
             Ok(faces) => {
                 if json {
-                    println!("{}", serde_json::json!({"file": f.display().to_string(), "faces": faces, "ms": (ms * 10.0).round() / 10.0}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"file": f.display().to_string(), "faces": faces, "ms": (ms * 10.0).round() / 10.0})
+                    );
                 } else {
-                    println!("{}: {} face{}", f.display(), faces.len(), if faces.len() == 1 { "" } else { "s" });
+                    println!(
+                        "{}: {} face{}",
+                        f.display(),
+                        faces.len(),
+                        if faces.len() == 1 { "" } else { "s" }
+                    );
                     for (i, fm) in faces.iter().enumerate() {
                         let b = fm.bbox;
                         println!(
@@ -247,12 +298,19 @@ fn classify(
             Err(e) => {
                 failed += 1;
                 if json {
-                    println!("{}", serde_json::json!({"file": f.display().to_string(), "error": e.to_string()}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"file": f.display().to_string(), "error": e.to_string()})
+                    );
                 } else {
                     eprintln!("moodkiosk: error: {e}");
                 }
             }
         }
     }
-    Ok(if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

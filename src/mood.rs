@@ -37,11 +37,23 @@ pub struct Prediction {
 impl Prediction {
     /// Decide by the larger probability (ties go to happy, as `p >= 0.5` in training).
     pub fn from_p_happy(p_happy: f32) -> Prediction {
-        let p = if p_happy.is_finite() { p_happy.clamp(0.0, 1.0) } else { 0.5 };
-        if p >= 0.5 {
-            Prediction { mood: Mood::Happy, confidence: p, p_happy: p }
+        let p = if p_happy.is_finite() {
+            p_happy.clamp(0.0, 1.0)
         } else {
-            Prediction { mood: Mood::NotHappy, confidence: 1.0 - p, p_happy: p }
+            0.5
+        };
+        if p >= 0.5 {
+            Prediction {
+                mood: Mood::Happy,
+                confidence: p,
+                p_happy: p,
+            }
+        } else {
+            Prediction {
+                mood: Mood::NotHappy,
+                confidence: 1.0 - p,
+                p_happy: p,
+            }
         }
     }
 }
@@ -62,6 +74,9 @@ mod tests {
 
     #[test]
     fn serialises_snake_case() {
-        assert_eq!(serde_json::to_string(&Mood::NotHappy).unwrap(), "\"not_happy\"");
+        assert_eq!(
+            serde_json::to_string(&Mood::NotHappy).unwrap(),
+            "\"not_happy\""
+        );
     }
 }

@@ -17,18 +17,21 @@ impl Notifier {
     /// Read `NOTIFY_SOCKET` and `WATCHDOG_USEC` from the environment.
     pub fn from_env() -> Notifier {
         let enabled = std::env::var_os("NOTIFY_SOCKET").is_some();
-        let mut usec = 0u64;
-        let watchdog_every = if enabled && sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
-            Some(Duration::from_micros(usec / 2))
+        let watchdog_every = if enabled {
+            sd_notify::watchdog_enabled().map(|d| d / 2)
         } else {
             None
         };
-        Notifier { enabled, watchdog_every, last_ping: None }
+        Notifier {
+            enabled,
+            watchdog_every,
+            last_ping: None,
+        }
     }
 
     fn send(&self, state: &[NotifyState]) {
         if self.enabled {
-            if let Err(e) = sd_notify::notify(false, state) {
+            if let Err(e) = sd_notify::notify(state) {
                 log::debug!("sd_notify: {e}");
             }
         }
@@ -46,9 +49,15 @@ impl Notifier {
 
     /// WATCHDOG=1 at half the watchdog period; call once per loop iteration.
     pub fn watchdog(&mut self) {
-        let Some(every) = self.watchdog_every else { return };
+        let Some(every) = self.watchdog_every else {
+            return;
+        };
         let now = Instant::now();
-        if self.last_ping.map(|t| now.duration_since(t) >= every).unwrap_or(true) {
+        if self
+            .last_ping
+            .map(|t| now.duration_since(t) >= every)
+            .unwrap_or(true)
+        {
             self.send(&[NotifyState::Watchdog]);
             self.last_ping = Some(now);
         }

@@ -39,7 +39,11 @@ pub fn to_input(img: &GrayImage) -> Vec<f32> {
     for y in 0..h {
         let row = &src[y * w..(y + 1) * w];
         for (x, (lo, ws)) in wx.iter().enumerate() {
-            tmp[y * SIZE + x] = ws.iter().zip(&row[*lo..]).map(|(wt, &p)| wt * p as f32).sum();
+            tmp[y * SIZE + x] = ws
+                .iter()
+                .zip(&row[*lo..])
+                .map(|(wt, &p)| wt * p as f32)
+                .sum();
         }
     }
     // Vertical pass: SIZE x SIZE.
@@ -117,7 +121,17 @@ mod tests {
     #[test]
     fn crop_repeats_edges() {
         let frame = GrayImage::from_fn(10, 10, |x, _| image::Luma([x as u8 * 10]));
-        let c = crop_face(&frame, &FaceBox { x: -2.0, y: 0.0, w: 4.0, h: 4.0, score: 1.0 }, 0.0);
+        let c = crop_face(
+            &frame,
+            &FaceBox {
+                x: -2.0,
+                y: 0.0,
+                w: 4.0,
+                h: 4.0,
+                score: 1.0,
+            },
+            0.0,
+        );
         assert_eq!(c.dimensions(), (4, 4));
         assert_eq!(c.get_pixel(0, 0)[0], 0);
         assert_eq!(c.get_pixel(3, 0)[0], 10);

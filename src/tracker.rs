@@ -74,7 +74,13 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(cfg: SteadyConfig) -> Tracker {
-        Tracker { cfg, tracks: Vec::new(), next_id: 1, shown: None, last_seen: None }
+        Tracker {
+            cfg,
+            tracks: Vec::new(),
+            next_id: 1,
+            shown: None,
+            last_seen: None,
+        }
     }
 
     /// Replace the settings (config reload); tracks are kept.
@@ -189,11 +195,24 @@ mod tests {
     use super::*;
 
     fn cfg() -> SteadyConfig {
-        SteadyConfig { iou: 0.3, window: 5, agree: 3, min_confidence: 0.6, max_missed: 2, hold: Duration::from_millis(100) }
+        SteadyConfig {
+            iou: 0.3,
+            window: 5,
+            agree: 3,
+            min_confidence: 0.6,
+            max_missed: 2,
+            hold: Duration::from_millis(100),
+        }
     }
 
     fn face(x: f32) -> FaceBox {
-        FaceBox { x, y: 10.0, w: 50.0, h: 50.0, score: 1.0 }
+        FaceBox {
+            x,
+            y: 10.0,
+            w: 50.0,
+            h: 50.0,
+            score: 1.0,
+        }
     }
 
     #[test]
@@ -217,7 +236,10 @@ mod tests {
         let mut t = Tracker::new(cfg());
         let now = Instant::now();
         for _ in 0..20 {
-            assert!(t.update(&[(face(0.0), Prediction::from_p_happy(0.55))], now).decisions.is_empty());
+            assert!(t
+                .update(&[(face(0.0), Prediction::from_p_happy(0.55))], now)
+                .decisions
+                .is_empty());
         }
         assert_eq!(t.shown(), None);
     }
@@ -251,7 +273,10 @@ mod tests {
         assert_eq!(t.shown(), None, "hold expired");
         let mut n = 0;
         for _ in 0..3 {
-            n += t.update(&[(face(0.0), Prediction::from_p_happy(0.05))], t0).decisions.len();
+            n += t
+                .update(&[(face(0.0), Prediction::from_p_happy(0.05))], t0)
+                .decisions
+                .len();
         }
         assert_eq!(n, 1);
         assert_eq!(t.shown(), Some(Mood::NotHappy));
@@ -264,7 +289,10 @@ mod tests {
         let mut d = Vec::new();
         for _ in 0..3 {
             let u = t.update(
-                &[(face(0.0), Prediction::from_p_happy(0.9)), (face(200.0), Prediction::from_p_happy(0.1))],
+                &[
+                    (face(0.0), Prediction::from_p_happy(0.9)),
+                    (face(200.0), Prediction::from_p_happy(0.1)),
+                ],
                 now,
             );
             d.extend(u.decisions);

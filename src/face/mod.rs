@@ -51,8 +51,14 @@ pub trait FaceDetector: Send {
 /// Build the configured detector.
 pub fn build(cfg: &DetectorConfig) -> Result<Box<dyn FaceDetector>> {
     Ok(match &cfg.kind {
-        DetectorKind::Seeta => Box::new(SeetaDetector::new(cfg.min_face_size, cfg.score_threshold)?),
-        DetectorKind::UltraFace(path) => Box::new(UltraFaceDetector::load(path, cfg.min_face_size, cfg.score_threshold)?),
+        DetectorKind::Seeta => {
+            Box::new(SeetaDetector::new(cfg.min_face_size, cfg.score_threshold)?)
+        }
+        DetectorKind::UltraFace(path) => Box::new(UltraFaceDetector::load(
+            path,
+            cfg.min_face_size,
+            cfg.score_threshold,
+        )?),
     })
 }
 
@@ -80,7 +86,13 @@ mod tests {
     use super::*;
 
     fn b(x: f32, y: f32, s: f32, score: f32) -> FaceBox {
-        FaceBox { x, y, w: s, h: s, score }
+        FaceBox {
+            x,
+            y,
+            w: s,
+            h: s,
+            score,
+        }
     }
 
     #[test]
@@ -92,14 +104,28 @@ mod tests {
 
     #[test]
     fn nms_keeps_best_of_overlaps() {
-        let k = nms(vec![b(0.0, 0.0, 10.0, 0.5), b(1.0, 0.0, 10.0, 0.9), b(50.0, 0.0, 10.0, 0.1)], 0.3);
+        let k = nms(
+            vec![
+                b(0.0, 0.0, 10.0, 0.5),
+                b(1.0, 0.0, 10.0, 0.9),
+                b(50.0, 0.0, 10.0, 0.1),
+            ],
+            0.3,
+        );
         assert_eq!(k.len(), 2);
         assert_eq!(k[0].score, 0.9);
     }
 
     #[test]
     fn largest_sorts_and_truncates() {
-        let l = largest(vec![b(0.0, 0.0, 10.0, 1.0), b(0.0, 0.0, 30.0, 1.0), b(0.0, 0.0, 20.0, 1.0)], 2);
+        let l = largest(
+            vec![
+                b(0.0, 0.0, 10.0, 1.0),
+                b(0.0, 0.0, 30.0, 1.0),
+                b(0.0, 0.0, 20.0, 1.0),
+            ],
+            2,
+        );
         assert_eq!(l.iter().map(|f| f.w).collect::<Vec<_>>(), vec![30.0, 20.0]);
     }
 }

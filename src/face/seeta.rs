@@ -21,11 +21,16 @@ pub struct SeetaDetector {
 impl SeetaDetector {
     /// `min_face` >= 20 pixels; `score` 0 means the default threshold.
     pub fn new(min_face: u32, score: f32) -> Result<Self> {
-        let model = rustface::read_model(MODEL).map_err(|e| Error::model("builtin SeetaFace model", e))?;
+        let model =
+            rustface::read_model(MODEL).map_err(|e| Error::model("builtin SeetaFace model", e))?;
         let mut inner = SendDetector(rustface::create_detector_with_model(model));
         let min_face = min_face.max(20);
         inner.0.set_min_face_size(min_face);
-        inner.0.set_score_thresh(if score > 0.0 { score as f64 } else { DEFAULT_SCORE });
+        inner.0.set_score_thresh(if score > 0.0 {
+            score as f64
+        } else {
+            DEFAULT_SCORE
+        });
         inner.0.set_pyramid_scale_factor(0.8);
         inner.0.set_slide_window_step(4, 4);
         Ok(SeetaDetector { inner, min_face })
@@ -52,7 +57,13 @@ impl FaceDetector for SeetaDetector {
             .iter()
             .map(|f| {
                 let b = f.bbox();
-                FaceBox { x: b.x() as f32, y: b.y() as f32, w: b.width() as f32, h: b.height() as f32, score: f.score() as f32 }
+                FaceBox {
+                    x: b.x() as f32,
+                    y: b.y() as f32,
+                    w: b.width() as f32,
+                    h: b.height() as f32,
+                    score: f.score() as f32,
+                }
             })
             .collect())
     }

@@ -33,8 +33,18 @@ impl UltraFaceDetector {
             .and_then(|m| m.with_input_fact(0, f32::fact([1, 3, H, W]).into()))
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
-            .map_err(|e| Error::model(path, format!("cannot load as an UltraFace ONNX model: {e}")))?;
-        Ok(UltraFaceDetector { plan, min_face: min_face as f32, score: if score > 0.0 { score.min(1.0) } else { DEFAULT_SCORE } })
+            .map_err(|e| {
+                Error::model(path, format!("cannot load as an UltraFace ONNX model: {e}"))
+            })?;
+        Ok(UltraFaceDetector {
+            plan,
+            min_face: min_face as f32,
+            score: if score > 0.0 {
+                score.min(1.0)
+            } else {
+                DEFAULT_SCORE
+            },
+        })
     }
 }
 
@@ -44,7 +54,12 @@ impl FaceDetector for UltraFaceDetector {
         if fw == 0 || fh == 0 {
             return Ok(Vec::new());
         }
-        let small = image::imageops::resize(frame, W as u32, H as u32, image::imageops::FilterType::Triangle);
+        let small = image::imageops::resize(
+            frame,
+            W as u32,
+            H as u32,
+            image::imageops::FilterType::Triangle,
+        );
         let mut data = vec![0f32; 3 * W * H];
         for (i, p) in small.as_raw().iter().enumerate() {
             let v = (*p as f32 - 127.0) / 128.0;
@@ -52,11 +67,17 @@ impl FaceDetector for UltraFaceDetector {
             data[W * H + i] = v;
             data[2 * W * H + i] = v;
         }
-        let input = Tensor::from_shape(&[1, 3, H, W], &data).map_err(|e| Error::model("ultraface", e))?;
-        let out = self.plan.run(tvec!(input.into())).map_err(|e| Error::model("ultraface", e))?;
+        let input =
+            Tensor::from_shape(&[1, 3, H, W], &data).map_err(|e| Error::model("ultraface", e))?;
+        let out = self
+            .plan
+            .run(tvec!(input.into()))
+            .map_err(|e| Error::model("ultraface", e))?;
         let (mut scores, mut boxes) = (None, None);
         for t in out.iter() {
-            let v = t.to_array_view::<f32>().map_err(|e| Error::model("ultraface", e))?;
+            let v = t
+                .to_plain_array_view::<f32>()
+                .map_err(|e| Error::model("ultraface", e))?;
             match v.shape().last() {
                 Some(2) => scores = Some(v),
                 Some(4) => boxes = Some(v),
@@ -64,7 +85,10 @@ impl FaceDetector for UltraFaceDetector {
             }
         }
         let (Some(scores), Some(boxes)) = (scores, boxes) else {
-            return Err(Error::model("ultraface", "outputs are not scores [1,N,2] and boxes [1,N,4]"));
+            return Err(Error::model(
+                "ultraface",
+                "outputs are not scores [1,N,2] and boxes [1,N,4]",
+            ));
         };
         let n = scores.len() / 2;
         let scores = scores.as_slice().unwrap_or(&[]);
@@ -76,9 +100,21 @@ impl FaceDetector for UltraFaceDetector {
                 continue;
             }
             let b = &boxes[4 * i..4 * i + 4];
-            let (x0, y0) = (b[0].clamp(0.0, 1.0) * fw as f32, b[1].clamp(0.0, 1.0) * fh as f32);
-            let (x1, y1) = (b[2].clamp(0.0, 1.0) * fw as f32, b[3].clamp(0.0, 1.0) * fh as f32);
-            let f = FaceBox { x: x0, y: y0, w: x1 - x0, h: y1 - y0, score: s };
+            let (x0, y0) = (
+                b[0].clamp(0.0, 1.0) * fw as f32,
+                b[1].clamp(0.0, 1.0) * fh as f32,
+            );
+            let (x1, y1) = (
+                b[2].clamp(0.0, 1.0) * fw as f32,
+                b[3].clamp(0.0, 1.0) * fh as f32,
+            );
+            let f = FaceBox {
+                x: x0,
+                y: y0,
+                w: x1 - x0,
+                h: y1 - y0,
+                score: s,
+            };
             if f.size() >= self.min_face {
                 found.push(f);
             }

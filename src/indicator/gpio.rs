@@ -22,7 +22,9 @@ impl GpioLeds {
             ))
         })?;
         let pin = |n: u8, name: &str| -> Result<OutputPin> {
-            let p = gpio.get(n).map_err(|e| Error::Gpio(format!("pin {n} ({name} LED): {e}")))?;
+            let p = gpio
+                .get(n)
+                .map_err(|e| Error::Gpio(format!("pin {n} ({name} LED): {e}")))?;
             let mut out = p.into_output();
             out.set_reset_on_drop(true);
             Ok(out)

@@ -78,7 +78,14 @@ pub struct Indicator {
 
 impl Indicator {
     pub fn new(leds: Box<dyn Leds>, blink: Duration) -> Indicator {
-        Indicator { leds, state: [false; 3], blink, mood: None, status: Status::Fault, started: Instant::now() }
+        Indicator {
+            leds,
+            state: [false; 3],
+            blink,
+            mood: None,
+            status: Status::Fault,
+            started: Instant::now(),
+        }
     }
 
     /// Backend name.
@@ -103,7 +110,8 @@ impl Indicator {
 
     /// Apply the state to the lines; call often (every frame or retry tick) so faults blink.
     pub fn refresh(&mut self, now: Instant) {
-        let blink_on = (now.duration_since(self.started).as_millis() / self.blink.as_millis().max(1)) % 2 == 0;
+        let blink_on =
+            (now.duration_since(self.started).as_millis() / self.blink.as_millis().max(1)) % 2 == 0;
         let want = [
             self.mood == Some(Mood::Happy),
             self.mood == Some(Mood::NotHappy),
@@ -192,7 +200,13 @@ mod tests {
         for ms in [0, 50, 120, 220, 310] {
             ind.refresh(t0 + Duration::from_millis(ms));
         }
-        let toggles: Vec<bool> = log.lock().unwrap().iter().filter(|(l, _)| *l == Led::Status).map(|x| x.1).collect();
+        let toggles: Vec<bool> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(l, _)| *l == Led::Status)
+            .map(|x| x.1)
+            .collect();
         assert_eq!(toggles, vec![true, false, true, false]);
     }
 }

@@ -29,12 +29,35 @@ pub trait FrameSource: Send {
 /// Build the configured source (not yet opened) and its retry interval.
 pub fn build(cfg: &SourceConfig) -> (Box<dyn FrameSource>, Duration) {
     match cfg {
-        SourceConfig::V4l2 { device, width, height, fps, format, dequeue_timeout, retry_interval } => (
-            Box::new(V4l2Source::new(device.clone(), *width, *height, *fps, *format, *dequeue_timeout)),
+        SourceConfig::V4l2 {
+            device,
+            width,
+            height,
+            fps,
+            format,
+            dequeue_timeout,
+            retry_interval,
+        } => (
+            Box::new(V4l2Source::new(
+                device.clone(),
+                *width,
+                *height,
+                *fps,
+                *format,
+                *dequeue_timeout,
+            )),
             *retry_interval,
         ),
-        SourceConfig::Replay { paths, fps, looped, hold, gap, retry_interval } => {
-            (Box::new(ReplaySource::new(paths.clone(), *fps, *looped).with_hold_gap(*hold, *gap)), *retry_interval)
-        }
+        SourceConfig::Replay {
+            paths,
+            fps,
+            looped,
+            hold,
+            gap,
+            retry_interval,
+        } => (
+            Box::new(ReplaySource::new(paths.clone(), *fps, *looped).with_hold_gap(*hold, *gap)),
+            *retry_interval,
+        ),
     }
 }

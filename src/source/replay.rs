@@ -55,7 +55,10 @@ impl ReplaySource {
     }
 
     fn error(&self, msg: impl Into<String>) -> Error {
-        Error::Camera { device: self.describe(), msg: msg.into() }
+        Error::Camera {
+            device: super::FrameSource::describe(self),
+            msg: msg.into(),
+        }
     }
 }
 
@@ -74,7 +77,10 @@ pub fn list_images(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} not found", p.display())));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} not found", p.display()),
+            ));
         }
     }
     Ok(out)
@@ -85,7 +91,9 @@ pub fn list_images_recursive(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -100,7 +108,10 @@ pub fn list_images_recursive(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn is_image(p: &Path) -> bool {
-    p.extension().and_then(|e| e.to_str()).map(|e| IMAGE_EXT.contains(&e.to_ascii_lowercase().as_str())).unwrap_or(false)
+    p.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| IMAGE_EXT.contains(&e.to_ascii_lowercase().as_str()))
+        .unwrap_or(false)
 }
 
 impl super::FrameSource for ReplaySource {
@@ -161,7 +172,11 @@ impl super::FrameSource for ReplaySource {
         };
         self.shown += 1;
         self.seq += 1;
-        Ok(Some(Frame { image, seq: self.seq, at: Instant::now() }))
+        Ok(Some(Frame {
+            image,
+            seq: self.seq,
+            at: Instant::now(),
+        }))
     }
 
     fn close(&mut self) {
@@ -184,7 +199,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         for (name, v) in [("b.png", 20u8), ("a.png", 10), ("c.txt", 0)] {
             if name.ends_with("png") {
-                image::GrayImage::from_pixel(4, 3, image::Luma([v])).save(d.path().join(name)).unwrap();
+                image::GrayImage::from_pixel(4, 3, image::Luma([v]))
+                    .save(d.path().join(name))
+                    .unwrap();
             } else {
                 std::fs::write(d.path().join(name), "x").unwrap();
             }
@@ -193,15 +210,21 @@ mod tests {
         s.open().unwrap();
         let a = s.next_frame().unwrap().unwrap();
         let b = s.next_frame().unwrap().unwrap();
-        assert_eq!((a.image.get_pixel(0, 0)[0], b.image.get_pixel(0, 0)[0]), (10, 20));
+        assert_eq!(
+            (a.image.get_pixel(0, 0)[0], b.image.get_pixel(0, 0)[0]),
+            (10, 20)
+        );
         assert!(s.next_frame().unwrap().is_none());
     }
 
     #[test]
     fn hold_and_gap_frames() {
         let d = tempfile::tempdir().unwrap();
-        image::GrayImage::from_pixel(4, 3, image::Luma([7])).save(d.path().join("a.png")).unwrap();
-        let mut s = ReplaySource::new(vec![d.path().to_path_buf()], 1000.0, false).with_hold_gap(2, 1);
+        image::GrayImage::from_pixel(4, 3, image::Luma([7]))
+            .save(d.path().join("a.png"))
+            .unwrap();
+        let mut s =
+            ReplaySource::new(vec![d.path().to_path_buf()], 1000.0, false).with_hold_gap(2, 1);
         s.open().unwrap();
         let mut px = Vec::new();
         while let Some(f) = s.next_frame().unwrap() {
@@ -217,7 +240,9 @@ mod tests {
         let mut s = ReplaySource::new(vec![dir.clone()], 1000.0, true);
         assert!(s.open().is_err());
         std::fs::create_dir(&dir).unwrap();
-        image::GrayImage::from_pixel(4, 3, image::Luma([1])).save(dir.join("a.png")).unwrap();
+        image::GrayImage::from_pixel(4, 3, image::Luma([1]))
+            .save(dir.join("a.png"))
+            .unwrap();
         s.open().unwrap();
         assert!(s.next_frame().unwrap().is_some());
         assert!(s.next_frame().unwrap().is_some(), "loops");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use image::GrayImage;
 use v4l::buffer::Type;
 use v4l::io::mmap::Stream;
-use v4l::io::traits::CaptureStream;
+use v4l::io::traits::{CaptureStream, Stream as _};
 use v4l::video::capture::Parameters;
 use v4l::video::Capture;
 use v4l::{Device, FourCC};
@@ -40,17 +40,40 @@ pub struct V4l2Source {
 }
 
 impl V4l2Source {
-    pub fn new(device: PathBuf, width: u32, height: u32, fps: u32, format: PixelFormat, timeout: Duration) -> Self {
-        V4l2Source { device, width, height, fps, format, timeout, open: None, seq: 0 }
+    pub fn new(
+        device: PathBuf,
+        width: u32,
+        height: u32,
+        fps: u32,
+        format: PixelFormat,
+        timeout: Duration,
+    ) -> Self {
+        V4l2Source {
+            device,
+            width,
+            height,
+            fps,
+            format,
+            timeout,
+            open: None,
+            seq: 0,
+        }
     }
 
     fn err(&self, msg: impl std::fmt::Display) -> Error {
-        Error::Camera { device: self.device.display().to_string(), msg: msg.to_string() }
+        Error::Camera {
+            device: self.device.display().to_string(),
+            msg: msg.to_string(),
+        }
     }
 
     fn negotiate(&self, dev: &Device) -> Result<(v4l::Format, [u8; 4])> {
-        let offered: Vec<[u8; 4]> =
-            dev.enum_formats().map_err(|e| self.err(format!("cannot list formats: {e}")))?.iter().map(|f| f.fourcc.repr).collect();
+        let offered: Vec<[u8; 4]> = dev
+            .enum_formats()
+            .map_err(|e| self.err(format!("cannot list formats: {e}")))?
+            .iter()
+            .map(|f| f.fourcc.repr)
+            .collect();
         let wanted: &[&[u8; 4]] = match self.format {
             PixelFormat::Auto => &[b"MJPG", b"YUYV", b"GREY"],
             PixelFormat::Mjpeg => &[b"MJPG"],
@@ -58,19 +81,33 @@ impl V4l2Source {
             PixelFormat::Grey => &[b"GREY"],
         };
         let Some(code) = wanted.iter().find(|w| offered.contains(w)) else {
-            let names: Vec<String> = offered.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
-            return Err(self.err(format!("offers none of the usable formats (it has {}); set source.format", names.join(", "))));
+            let names: Vec<String> = offered
+                .iter()
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect();
+            return Err(self.err(format!(
+                "offers none of the usable formats (it has {}); set source.format",
+                names.join(", ")
+            )));
         };
-        let mut fmt = dev.format().map_err(|e| self.err(format!("cannot read format: {e}")))?;
+        let mut fmt = dev
+            .format()
+            .map_err(|e| self.err(format!("cannot read format: {e}")))?;
         fmt.width = self.width;
         fmt.height = self.height;
         fmt.fourcc = FourCC::new(code);
-        let got = dev.set_format(&fmt).map_err(|e| self.err(format!("cannot set format: {e}")))?;
+        let got = dev
+            .set_format(&fmt)
+            .map_err(|e| self.err(format!("cannot set format: {e}")))?;
         if got.fourcc.repr != **code {
             return Err(self.err(format!("driver refused {}", String::from_utf8_lossy(*code))));
         }
         if let Err(e) = dev.set_params(&Parameters::with_fps(self.fps)) {
-            log::debug!("{}: cannot set {} fps: {e}", self.device.display(), self.fps);
+            log::debug!(
+                "{}: cannot set {} fps: {e}",
+                self.device.display(),
+                self.fps
+            );
         }
         Ok((got, **code))
     }
@@ -106,7 +143,8 @@ impl super::FrameSource for V4l2Source {
         self.close();
         let dev = Device::with_path(&self.device).map_err(|e| self.err(e))?;
         let (fmt, fourcc) = self.negotiate(&dev)?;
-        let mut stream = Stream::with_buffers(&dev, Type::VideoCapture, 4).map_err(|e| self.err(format!("cannot map buffers: {e}")))?;
+        let mut stream = Stream::with_buffers(&dev, Type::VideoCapture, 4)
+            .map_err(|e| self.err(format!("cannot map buffers: {e}")))?;
         stream.set_timeout(self.timeout);
         log::info!(
             "{}: {}x{} {} negotiated",
@@ -115,7 +153,13 @@ impl super::FrameSource for V4l2Source {
             fmt.height,
             String::from_utf8_lossy(&fourcc)
         );
-        self.open = Some(Open { stream, fourcc, width: fmt.width, height: fmt.height, stride: fmt.stride });
+        self.open = Some(Open {
+            stream,
+            fourcc,
+            width: fmt.width,
+            height: fmt.height,
+            stride: fmt.stride,
+        });
         Ok(())
     }
 
@@ -138,7 +182,11 @@ impl super::FrameSource for V4l2Source {
                 let img = self.decode(&o, &data);
                 self.open = Some(o);
                 self.seq += 1;
-                Ok(Some(Frame { image: img?, seq: self.seq, at: Instant::now() }))
+                Ok(Some(Frame {
+                    image: img?,
+                    seq: self.seq,
+                    at: Instant::now(),
+                }))
             }
             Err(e) => {
                 teardown(o);

@@ -1,0 +1,194 @@
+//! Helpers shared by the integration tests: the real binary, `../shared` data (a failure in CI,
+//! a loud skip elsewhere), frames composed from FER2013 faces, and journal reading.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use image::{GrayImage, Luma};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_moodkiosk"))
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A path under `../shared`; `None` (with a message) when absent outside CI, a panic in CI.
+pub fn shared(rel: &str) -> Option<PathBuf> {
+    let p = root().join("..").join("shared").join(rel);
+    if p.exists() {
+        return Some(p);
+    }
+    let msg = format!(
+        "{} is missing: this test needs the project's shared data folder beside the checkout (../shared, see README)",
+        p.display()
+    );
+    if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED: {msg}");
+    None
+}
+
+/// Run the binary to completion.
+pub fn run(args: &[&str], cwd: &Path) -> Output {
+    Command::new(bin())
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("binary runs")
+}
+
+/// Start the daemon with stderr captured to `log` (a file, so it can be read while running).
+pub fn spawn(args: &[&str], cwd: &Path, log: &Path) -> Child {
+    let f = std::fs::File::create(log).unwrap();
+    Command::new(bin())
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(f)
+        .spawn()
+        .expect("daemon starts")
+}
+
+/// Wait until `cond` holds or `secs` pass.
+pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(secs) {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cond()
+}
+
+/// Wait for a child to exit, killing it after `secs`.
+pub fn wait_exit(child: &mut Child, secs: u64) -> Option<std::process::ExitStatus> {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(secs) {
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    None
+}
+
+pub fn signal(child: &Child, sig: i32) {
+    // SAFETY: plain kill(2) on our own child.
+    unsafe {
+        libc_kill(child.id() as i32, sig);
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+pub const SIGHUP: i32 = 1;
+pub const SIGTERM: i32 = 15;
+
+/// FER2013 PrivateTest faces with a clear label: (happy, not happy) file lists, `n` each.
+pub fn fer_faces(n: usize) -> Option<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let fer = shared("data/fer2013")?;
+    let pick = |dir: &str| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(fer.join("PrivateTest").join(dir))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().map(|e| e == "png").unwrap_or(false))
+            .collect();
+        v.sort();
+        v
+    };
+    Some((
+        pick("happy").into_iter().take(n).collect(),
+        pick("neutral").into_iter().take(n).collect(),
+    ))
+}
+
+/// A 640x480 frame with a FER face scaled to `side` pixels, centred at (cx, cy), on mid-gray.
+pub fn frame_with_face(face: &Path, side: u32, cx: u32, cy: u32) -> GrayImage {
+    let f = image::open(face).unwrap().to_luma8();
+    // FER crops are tight: pad with the face's own border so the detector sees some context.
+    let pad = f.width() / 4;
+    let padded = GrayImage::from_fn(f.width() + 2 * pad, f.height() + 2 * pad, |x, y| {
+        let sx = (x as i64 - pad as i64).clamp(0, f.width() as i64 - 1) as u32;
+        let sy = (y as i64 - pad as i64).clamp(0, f.height() as i64 - 1) as u32;
+        *f.get_pixel(sx, sy)
+    });
+    let big = image::imageops::resize(&padded, side, side, image::imageops::FilterType::CatmullRom);
+    let mut canvas = GrayImage::from_pixel(640, 480, Luma([110]));
+    image::imageops::overlay(
+        &mut canvas,
+        &big,
+        cx as i64 - side as i64 / 2,
+        cy as i64 - side as i64 / 2,
+    );
+    canvas
+}
+
+/// Write frames for visitors: each face shown `hold` frames (drifting slightly), then `gap`
+/// empty frames. Returns the number of frames.
+pub fn compose_visits(dir: &Path, faces: &[PathBuf], hold: u32, gap: u32) -> usize {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut n = 0;
+    for face in faces {
+        for k in 0..hold {
+            let img = frame_with_face(face, 240, 320 + k * 2, 240);
+            img.save(dir.join(format!("f{n:05}.png"))).unwrap();
+            n += 1;
+        }
+        for _ in 0..gap {
+            GrayImage::from_pixel(640, 480, Luma([110]))
+                .save(dir.join(format!("f{n:05}.png")))
+                .unwrap();
+            n += 1;
+        }
+    }
+    n
+}
+
+/// All journal records in a folder, as JSON values, plus unparseable line count.
+pub fn journal(dir: &Path) -> (Vec<serde_json::Value>, usize) {
+    let mut recs = Vec::new();
+    let mut bad = 0;
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return (recs, 0);
+    };
+    let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    files.sort();
+    for f in files {
+        for line in std::fs::read_to_string(f).unwrap_or_default().lines() {
+            match serde_json::from_str(line) {
+                Ok(v) => recs.push(v),
+                Err(_) => bad += 1,
+            }
+        }
+    }
+    (recs, bad)
+}
+
+pub fn of_type<'a>(recs: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
+    recs.iter().filter(|r| r["type"] == t).collect()
+}
+
+/// A config file for a replay run.
+pub fn write_config(path: &Path, frames: &Path, journal: &Path, source_extra: &str, extra: &str) {
+    let text = format!(
+        "[source]\nkind = \"replay\"\nreplay = [{:?}]\nreplay_fps = 30.0\nretry_interval_ms = 200\n{source_extra}\n\
+         [indicator]\nkind = \"simulated\"\n\n[journal]\ndir = {:?}\nsummary_interval_s = 1\nfsync = \"always\"\n\n\
+         [steady]\nwindow = 5\nagree = 3\nmax_missed = 2\nhold_ms = 200\n{extra}",
+        frames.display().to_string(),
+        journal.display().to_string()
+    );
+    std::fs::write(path, text).unwrap();
+}

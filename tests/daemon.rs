@@ -1,0 +1,289 @@
+//! The real binary on replayed frames composed from FER2013 faces: journal content, LED
+//! transitions, SIGTERM flush, SIGHUP reload, bad config, bad model, camera recovery.
+
+mod common;
+
+use common::*;
+
+/// Happy and not-happy visitors: one record each with the right mood, summaries, LED changes.
+#[test]
+fn replay_run_writes_visitors_summaries_and_drives_leds() {
+    let Some((happy, neutral)) = fer_faces(3) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let frames = d.path().join("frames");
+    let visitors = vec![
+        happy[0].clone(),
+        neutral[0].clone(),
+        happy[1].clone(),
+        neutral[1].clone(),
+    ];
+    compose_visits(&frames, &visitors, 8, 6);
+    let cfg = d.path().join("k.toml");
+    write_config(&cfg, &frames, &d.path().join("journal"), "", "");
+    let out = run(&["run", "--config", cfg.to_str().unwrap()], d.path());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let (recs, bad) = journal(&d.path().join("journal"));
+    assert_eq!(bad, 0);
+    let v = of_type(&recs, "visitor");
+    let moods: Vec<&str> = v.iter().map(|r| r["mood"].as_str().unwrap()).collect();
+    assert_eq!(
+        moods,
+        vec!["happy", "not_happy", "happy", "not_happy"],
+        "{log}"
+    );
+    for r in &v {
+        let c = r["confidence"].as_f64().unwrap();
+        assert!((0.6..=1.0).contains(&c), "{r}");
+        assert!(r["frames"].as_u64().unwrap() >= 3);
+        assert!(r["face_px"].as_u64().unwrap() > 60, "{r}");
+        assert!(r["time"].as_str().unwrap().contains('T'));
+        assert!(r.get("image").is_none() && r.get("id").is_none());
+    }
+    let s = of_type(&recs, "summary");
+    assert!(!s.is_empty());
+    let happy_total: u64 = s.iter().map(|r| r["happy"].as_u64().unwrap()).sum();
+    let not_total: u64 = s.iter().map(|r| r["not_happy"].as_u64().unwrap()).sum();
+    assert_eq!((happy_total, not_total), (2, 2));
+    for led in [
+        "led happy on",
+        "led not_happy on",
+        "led status on",
+        "led happy off",
+        "led status off",
+    ] {
+        assert!(log.contains(led), "missing {led:?} in\n{log}");
+    }
+    // All LEDs off at exit: the last transition of each LED is "off".
+    for name in ["happy", "not_happy", "status"] {
+        let last = log
+            .lines()
+            .filter(|l| l.contains(&format!("led {name} ")))
+            .last()
+            .unwrap();
+        assert!(last.ends_with("off"), "{name}: {last}");
+    }
+}
+
+/// SIGTERM in the middle of a looping replay: exit 0, every logged visitor is in the journal.
+#[test]
+fn sigterm_flushes_journal_and_exits_zero() {
+    let Some((happy, neutral)) = fer_faces(2) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let frames = d.path().join("frames");
+    compose_visits(&frames, &[happy[0].clone(), neutral[0].clone()], 6, 4);
+    let cfg = d.path().join("k.toml");
+    let jdir = d.path().join("journal");
+    write_config(&cfg, &frames, &jdir, "replay_loop = true\n", "");
+    let log = d.path().join("log.txt");
+    let mut child = spawn(&["run", "--config", cfg.to_str().unwrap()], d.path(), &log);
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        wait_for(60, || text().matches("visitor:").count() >= 3),
+        "{}",
+        text()
+    );
+    signal(&child, SIGTERM);
+    let st = wait_exit(&mut child, 20).expect("exits after SIGTERM");
+    assert!(st.success(), "{st:?}");
+    let logged = text().matches("visitor:").count();
+    let (recs, bad) = journal(&jdir);
+    assert_eq!(bad, 0);
+    assert_eq!(of_type(&recs, "visitor").len(), logged, "{}", text());
+    assert!(text().contains("stopped"));
+    let last = recs.last().unwrap();
+    assert_eq!(
+        last["type"], "summary",
+        "a final summary is written at exit"
+    );
+}
+
+/// SIGHUP reloads a good config and keeps running on the old one when the new one is bad.
+#[test]
+fn sighup_reloads_and_survives_bad_config() {
+    let Some((happy, _)) = fer_faces(1) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let frames = d.path().join("frames");
+    compose_visits(&frames, &happy, 4, 2);
+    let cfg = d.path().join("k.toml");
+    let j1 = d.path().join("j1");
+    let j2 = d.path().join("j2");
+    write_config(&cfg, &frames, &j1, "replay_loop = true\n", "");
+    let log = d.path().join("log.txt");
+    let mut child = spawn(&["run", "--config", cfg.to_str().unwrap()], d.path(), &log);
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(wait_for(60, || text().contains("camera up")), "{}", text());
+    write_config(&cfg, &frames, &j2, "replay_loop = true\n", "");
+    signal(&child, SIGHUP);
+    assert!(
+        wait_for(30, || text().contains("config reloaded")),
+        "{}",
+        text()
+    );
+    assert!(
+        wait_for(30, || !journal(&j2).0.is_empty()),
+        "journal moves to the new folder"
+    );
+    std::fs::write(&cfg, "[steady]\nwindoww = 3\n").unwrap();
+    signal(&child, SIGHUP);
+    assert!(
+        wait_for(30, || text().contains("config reload failed")),
+        "{}",
+        text()
+    );
+    assert!(text().contains("steady.windoww"), "{}", text());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running on the old config"
+    );
+    signal(&child, SIGTERM);
+    assert!(wait_exit(&mut child, 20).expect("exits").success());
+}
+
+/// The replay folder vanishes (camera unplugged) and comes back: logged once, LED blinks, recovers.
+#[test]
+fn camera_loss_is_retried_and_recovers() {
+    let Some((happy, _)) = fer_faces(1) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let frames = d.path().join("frames");
+    compose_visits(&frames, &happy, 3, 1);
+    let cfg = d.path().join("k.toml");
+    write_config(
+        &cfg,
+        &frames,
+        &d.path().join("journal"),
+        "replay_loop = true\n",
+        "",
+    );
+    // Blink fast so that the test sees it.
+    let text_cfg = std::fs::read_to_string(&cfg).unwrap().replace(
+        "kind = \"simulated\"",
+        "kind = \"simulated\"\nblink_ms = 100",
+    );
+    std::fs::write(&cfg, text_cfg).unwrap();
+    let log = d.path().join("log.txt");
+    let mut child = spawn(&["run", "--config", cfg.to_str().unwrap()], d.path(), &log);
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(wait_for(60, || text().contains("camera up")), "{}", text());
+    let away = d.path().join("away");
+    std::fs::rename(&frames, &away).unwrap();
+    assert!(
+        wait_for(30, || text().contains("camera lost")),
+        "{}",
+        text()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let down = text();
+    assert_eq!(
+        down.matches("camera down").count(),
+        1,
+        "one line per state change, not per retry:\n{down}"
+    );
+    let after_loss = &down[down.find("camera lost").unwrap()..];
+    assert!(
+        after_loss.matches("led status off").count() >= 2,
+        "status LED blinks:\n{after_loss}"
+    );
+    std::fs::rename(&away, &frames).unwrap();
+    assert!(
+        wait_for(30, || text().matches("camera up").count() >= 2),
+        "{}",
+        text()
+    );
+    signal(&child, SIGTERM);
+    assert!(wait_exit(&mut child, 20).expect("exits").success());
+}
+
+#[test]
+fn misspelt_key_is_one_clear_line_and_nonzero_exit() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("k.toml");
+    std::fs::write(&cfg, "[detector]\nmin_face_sise = 40\n").unwrap();
+    let out = run(&["run", "--config", cfg.to_str().unwrap()], d.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("detector.min_face_sise") && err.contains("min_face_size"),
+        "{err}"
+    );
+    let out = run(&["check-config", cfg.to_str().unwrap()], d.path());
+    assert!(!out.status.success());
+}
+
+#[test]
+fn out_of_range_value_names_key_and_range() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("k.toml");
+    std::fs::write(&cfg, "[journal]\nretention_days = 0\n").unwrap();
+    let out = run(&["check-config", cfg.to_str().unwrap()], d.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("journal.retention_days") && err.contains("between 1 and 3650"),
+        "{err}"
+    );
+}
+
+#[test]
+fn corrupt_or_missing_model_is_one_clear_line() {
+    let d = tempfile::tempdir().unwrap();
+    let bad = d.path().join("bad.onnx");
+    std::fs::write(&bad, b"this is not an onnx file").unwrap();
+    let frames = d.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    image::GrayImage::new(64, 64)
+        .save(frames.join("a.png"))
+        .unwrap();
+    for (model, needle) in [
+        (bad.clone(), "not a loadable ONNX model"),
+        (d.path().join("none.onnx"), "cannot read"),
+    ] {
+        let cfg = d.path().join("k.toml");
+        write_config(
+            &cfg,
+            &frames,
+            &d.path().join("j"),
+            "",
+            &format!("[classifier]\nmodel = {:?}\n", model.display().to_string()),
+        );
+        let out = run(&["run", "--config", cfg.to_str().unwrap()], d.path());
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains(needle) && err.contains(&model.display().to_string()),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn check_config_prints_effective_config() {
+    let out = run(&["check-config", "config/moodkiosk.toml"], &root());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("valid") && s.contains("min_face_size = 48") && s.contains("[journal]"),
+        "{s}"
+    );
+    let out = run(&["check-config", "config/demo.toml"], &root());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
