@@ -1,7 +1,7 @@
 //! The daemon's frame loop: source -> faces -> moods -> tracker -> LEDs and journal, with camera
 //! recovery, SIGHUP reload, SIGTERM/SIGINT shutdown and systemd notification.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -287,7 +287,7 @@ fn write_summary(journal: &mut Journal, iv: &mut Interval) {
 
 /// Apply a new config file; on any error the running pipeline stays as it was.
 /// Returns whether the source was rebuilt.
-fn reload(file: &PathBuf, p: &mut Pipeline) -> Result<bool> {
+fn reload(file: &Path, p: &mut Pipeline) -> Result<bool> {
     let new = Config::load(file)?;
     let classifier = if new.classifier_model != p.cfg.classifier_model {
         Some(Classifier::load(&new.classifier_model)?)

@@ -60,8 +60,8 @@ fn replay_run_writes_visitors_summaries_and_drives_leds() {
     for name in ["happy", "not_happy", "status"] {
         let last = log
             .lines()
-            .filter(|l| l.contains(&format!("led {name} ")))
-            .last()
+            .rev()
+            .find(|l| l.contains(&format!("led {name} ")))
             .unwrap();
         assert!(last.ends_with("off"), "{name}: {last}");
     }

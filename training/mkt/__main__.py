@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--limit", type=int, default=0, help="smoke test: use only this many images per split")
     ap.add_argument("--calibration", type=int, default=512, help="training faces used to calibrate int8")
+    ap.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
+                    help="int8 weights with one scale per output channel (default) or per tensor")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     args = ap.parse_args(argv)
     if args.threads:
