@@ -157,3 +157,44 @@ fn shipped_model_accuracy_and_int8_fp32_agreement() {
         );
     }
 }
+
+/// The second detector backend: UltraFace RFB-320 through tract, from a path.
+#[test]
+fn ultraface_backend_finds_the_same_face() {
+    let Some(uf) = shared("models/facedet/ultraface/version-RFB-320.onnx") else {
+        return;
+    };
+    let out = run(
+        &[
+            "classify",
+            "--json",
+            "--ultraface",
+            uf.to_str().unwrap(),
+            "assets/astronaut.png",
+        ],
+        &root(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let faces = v["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1, "{v}");
+    assert_eq!(faces[0]["mood"], "happy");
+    let x = faces[0]["box"]["x"].as_f64().unwrap();
+    assert!((100.0..300.0).contains(&x), "{v}");
+    // A missing detector file is one clear error.
+    let out = run(
+        &[
+            "classify",
+            "--ultraface",
+            "/nonexistent/uf.onnx",
+            "assets/astronaut.png",
+        ],
+        &root(),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("file not found"));
+}

@@ -12,7 +12,9 @@ Stages (each runs alone and resumes; ``all`` runs them in order):
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -51,7 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     order = ["prepare", "compare", "fit", "export", "cv", "report"] if args.stage == "all" else [args.stage]
     for st in order:
         print(f"== stage {st}", flush=True)
+        t0 = time.time()
         getattr(stages, st)(args)
+        took = time.time() - t0
+        print(f"== stage {st} took {took / 60:.1f} min", flush=True)
+        timing = args.work / "timing.json"
+        done = json.loads(timing.read_text()) if timing.exists() else {}
+        done[st] = round(took, 1)
+        args.work.mkdir(parents=True, exist_ok=True)
+        timing.write_text(json.dumps(done, indent=1))
     return 0
 
 
