@@ -3,41 +3,23 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use common::*;
-
-fn training_python() -> Option<PathBuf> {
-    let py = std::env::var("MOODKIOSK_TRAIN_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("training/.venv/bin/python"));
-    let ok = py.exists()
-        && Command::new(&py)
-            .args(["-c", "import torch, torchvision, onnxruntime"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-    if ok {
-        return Some(py);
-    }
-    let msg = format!(
-        "{} with torch is missing: run training/setup.sh",
-        py.display()
-    );
-    if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED: {msg}");
-    None
-}
 
 #[test]
 fn tiny_training_run_exports_a_model_tract_can_score() {
     let Some(fer) = shared("data/fer2013") else {
         return;
     };
-    let Some(py) = training_python() else { return };
+    let Some(py) = python_with(
+        "MOODKIOSK_TRAIN_PYTHON",
+        "training/.venv/bin/python",
+        "torch, torchvision, onnxruntime",
+        "run training/setup.sh",
+    ) else {
+        return;
+    };
     let d = tempfile::tempdir().unwrap();
     let work = d.path().join("work");
     let out = d.path().join("models");

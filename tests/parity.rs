@@ -10,37 +10,19 @@ use std::process::Command;
 
 use common::*;
 
-fn python() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var("MOODKIOSK_PYTHON").ok().map(PathBuf::from),
-        Some(root().join("training/.venv/bin/python")),
-    ];
-    for c in candidates.into_iter().flatten() {
-        if c.exists() {
-            let ok = Command::new(&c)
-                .args(["-c", "import numpy, PIL, onnxruntime"])
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            if ok {
-                return Some(c);
-            }
-        }
-    }
-    let msg = "no Python with numpy, pillow and onnxruntime: run training/setup.sh or set MOODKIOSK_PYTHON";
-    if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED: {msg}");
-    None
-}
-
 #[test]
 fn python_and_rust_preprocessing_agree() {
     let Some((happy, neutral)) = fer_faces(110) else {
         return;
     };
-    let Some(py) = python() else { return };
+    let Some(py) = python_with(
+        "MOODKIOSK_PYTHON",
+        "training/.venv/bin/python",
+        "numpy, PIL, onnxruntime",
+        "run training/setup.sh",
+    ) else {
+        return;
+    };
     let d = tempfile::tempdir().unwrap();
     let imgs = d.path().join("imgs");
     std::fs::create_dir(&imgs).unwrap();

@@ -33,6 +33,32 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
     None
 }
 
+/// A Python interpreter (from `env_var`, else `default`) that can import `modules`; a failure in
+/// CI, a loud skip elsewhere.
+pub fn python_with(env_var: &str, default: &str, modules: &str, fix: &str) -> Option<PathBuf> {
+    let py = std::env::var(env_var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join(default));
+    let ok = py.exists()
+        && Command::new(&py)
+            .args(["-c", &format!("import {modules}")])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+    if ok {
+        return Some(py);
+    }
+    let msg = format!(
+        "{} cannot import {modules}: {fix} (or set {env_var})",
+        py.display()
+    );
+    if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED: {msg}");
+    None
+}
+
 /// Run the binary to completion.
 pub fn run(args: &[&str], cwd: &Path) -> Output {
     Command::new(bin())
