@@ -1,0 +1,99 @@
+//! systemd notification through a local notify socket: READY once frames flow, WATCHDOG=1 only
+//! from the frame loop, so a stuck camera read stops the keep-alives (systemd would restart us).
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn watchdog_pings_stop_when_the_frame_loop_stalls() {
+    let d = tempfile::tempdir().unwrap();
+    let frames = d.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    image::GrayImage::from_pixel(320, 240, image::Luma([100]))
+        .save(frames.join("a.png"))
+        .unwrap();
+    // b.png is a FIFO with no writer: opening it blocks, like a camera read that never returns.
+    let fifo = frames.join("b.png");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let cfg = d.path().join("k.toml");
+    write_config(&cfg, &frames, &d.path().join("j"), "replay_hold = 45\n", "");
+    let sock_path = d.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut child = Command::new(bin())
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "200000")
+        .env_remove("WATCHDOG_PID")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut msgs: Vec<(Instant, String)> = Vec::new();
+    let t0 = Instant::now();
+    let mut buf = [0u8; 512];
+    // Observe until 3 s have passed without a ping after READY (or 30 s in all).
+    while t0.elapsed() < Duration::from_secs(30) {
+        if let Ok(n) = sock.recv(&mut buf) {
+            msgs.push((
+                Instant::now(),
+                String::from_utf8_lossy(&buf[..n]).to_string(),
+            ));
+        }
+        let last_ping = msgs
+            .iter()
+            .rev()
+            .find(|(_, m)| m.contains("WATCHDOG=1"))
+            .map(|(t, _)| *t);
+        if last_ping
+            .map(|t| t.elapsed() > Duration::from_secs(3))
+            .unwrap_or(false)
+        {
+            break;
+        }
+    }
+    let child_was_alive = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    let ready = msgs
+        .iter()
+        .position(|(_, m)| m.contains("READY=1"))
+        .expect("READY sent");
+    assert!(
+        msgs[ready].1.contains("STATUS=camera up"),
+        "{:?}",
+        msgs[ready]
+    );
+    let pings: Vec<Instant> = msgs
+        .iter()
+        .filter(|(_, m)| m.contains("WATCHDOG=1"))
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(pings.len() >= 5, "pinged while frames flowed: {msgs:?}");
+    // 45 frames at 30 fps: the loop stalls ~1.5 s after READY, and the pings stop with it.
+    let last = *pings.last().unwrap();
+    let ready_at = msgs[ready].0;
+    assert!(
+        last.duration_since(ready_at) < Duration::from_secs(4),
+        "pings went on {:?} after READY",
+        last.duration_since(ready_at)
+    );
+    assert!(
+        last.elapsed() > Duration::from_secs(3),
+        "pings did not stop within 30 s"
+    );
+    assert!(
+        child_was_alive,
+        "the daemon was still running (stuck), not exited"
+    );
+}
