@@ -98,7 +98,7 @@ def compare(args: Namespace) -> None:
                            "train_images_per_s": len(xtr) * cfg.epochs / max(sum(h["seconds"] for h in hist), 1e-9),
                            "params": sum(p.numel() for p in model.parameters())}
     gain = res["1.0"]["val_accuracy"] - res["0.5"]["val_accuracy"]
-    res["rule"] = "width 1.0 only if it beats 0.5 by >= 0.5 accuracy points on fold 0 (it costs about 2x the compute)"
+    res["rule"] = "width 1.0 only if it beats 0.5 by >= 0.5 accuracy points on fold 1 (it costs about 2x the compute)"
     res["chosen"] = 1.0 if gain >= 0.005 else 0.5
     _json(out, res)
     print(json.dumps(res, indent=1), flush=True)
