@@ -32,8 +32,12 @@ fn main() {
     }
 }
 
-/// `model/seeta_fd_frontal_v1.0.bin` inside the resolved `rustface` package.
+/// `model/seeta_fd_frontal_v1.0.bin` inside the resolved `rustface` package: first in cargo's
+/// registry cache (the version from Cargo.lock), else wherever `cargo metadata` says it is.
 fn rustface_model() -> PathBuf {
+    if let Some(p) = registry_copy() {
+        return p;
+    }
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("Cargo.toml");
     let out = Command::new(cargo)
@@ -57,4 +61,29 @@ fn rustface_model() -> PathBuf {
         }
     }
     panic!("rustface package not found by cargo metadata; set MOODKIOSK_SEETA_MODEL");
+}
+
+fn registry_copy() -> Option<PathBuf> {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").ok()?);
+    let lock = fs::read_to_string(manifest.join("Cargo.lock")).ok()?;
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"rustface\""))?
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))?
+        .trim_end_matches('"')
+        .to_string();
+    let home = env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|_| env::var("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .ok()?;
+    for index in fs::read_dir(home.join("registry/src")).ok()?.flatten() {
+        let p = index.path().join(format!(
+            "rustface-{version}/model/seeta_fd_frontal_v1.0.bin"
+        ));
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    None
 }
