@@ -13,7 +13,6 @@ preprocessing spec (``preprocess.py``), plus the counts of rows each cleaning ru
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -249,7 +248,3 @@ def stratified_group_folds(target: np.ndarray, group: np.ndarray, k: int = 5, se
         fold_pos[f] += g_pos[g]
         fold_n[f] += g_n[g]
     return g_fold[inv]
-
-
-def dataset_from_env() -> Path:
-    return Path(os.environ.get("MK_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fer2013"))
