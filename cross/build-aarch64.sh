@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build the release binary for aarch64-unknown-linux-gnu (Raspberry Pi 4/5, 64-bit OS) on a
+# Debian/Ubuntu x86-64 machine with Debian's Rust toolchain and cross compiler.
+#   cross/build-aarch64.sh            -> target/aarch64-unknown-linux-gnu/dist/moodkiosk
+#   cross/build-aarch64.sh --deps     also install the toolchain (root)
+# With rustup instead:  rustup target add aarch64-unknown-linux-gnu, install gcc-aarch64-linux-gnu,
+# then the same cargo command. With cross-rs:  cross build --profile dist --target aarch64-unknown-linux-gnu
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--deps" ]; then
+  shift
+  dpkg --add-architecture arm64
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+    qemu-user-static rustc-web cargo-web libstd-rust-web-dev:arm64 libclang-dev
+fi
+# Debian's cargo/rustc have the aarch64 standard library; a rustup toolchain earlier in PATH may not.
+CARGO=${CARGO:-/usr/bin/cargo}
+export RUSTC=${RUSTC:-/usr/bin/rustc}
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+# No -L: qemu's own loader with the target libc of /usr/aarch64-linux-gnu hangs in pthread_create.
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static -cpu cortex-a72"
+export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--sysroot=/usr/aarch64-linux-gnu"
+export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
+"$CARGO" build --locked --profile dist --target aarch64-unknown-linux-gnu "$@"
+bin=target/aarch64-unknown-linux-gnu/dist/moodkiosk
+file "$bin" 2>/dev/null || true
+echo "size: $(stat -c %s "$bin") bytes (stripped)"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Build the Debian package with dpkg-deb.
+#   cross/package-deb.sh arm64 target/aarch64-unknown-linux-gnu/dist/moodkiosk
+#   cross/package-deb.sh amd64 target/release/moodkiosk
+# Output: target/debian/moodkiosk_<version>_<arch>.deb
+set -euo pipefail
+cd "$(dirname "$0")/.."
+arch=${1:?arch: arm64 or amd64}
+bin=${2:?path of the moodkiosk binary for that arch}
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+out=target/debian
+pkg=$(mktemp -d)
+trap 'rm -rf "$pkg"' EXIT
+chmod 0755 "$pkg"
+install -D -m 0755 "$bin" "$pkg/usr/bin/moodkiosk"
+install -D -m 0644 models/moodkiosk-int8.onnx "$pkg/usr/share/moodkiosk/moodkiosk-int8.onnx"
+install -D -m 0644 models/moodkiosk-fp32.onnx "$pkg/usr/share/moodkiosk/moodkiosk-fp32.onnx"
+install -D -m 0644 config/moodkiosk.toml "$pkg/etc/moodkiosk/moodkiosk.toml"
+install -D -m 0644 cross/debian/moodkiosk.service "$pkg/lib/systemd/system/moodkiosk.service"
+install -D -m 0644 README.md "$pkg/usr/share/doc/moodkiosk/README.md"
+install -D -m 0644 models/MODEL_CARD.md "$pkg/usr/share/doc/moodkiosk/MODEL_CARD.md"
+install -D -m 0644 cross/debian/copyright "$pkg/usr/share/doc/moodkiosk/copyright"
+printf 'moodkiosk (%s) stable; urgency=medium\n\n  * Release %s.\n\n -- moodkiosk developers <moodkiosk@localhost>  %s\n' \
+  "$version" "$version" "$(date -R -u -d @"${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" \
+  | gzip -9n > "$pkg/usr/share/doc/moodkiosk/changelog.Debian.gz"
+mkdir -p "$pkg/DEBIAN"
+size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
+cat > "$pkg/DEBIAN/control" <<CONTROL
+Package: moodkiosk
+Version: $version
+Architecture: $arch
+Maintainer: moodkiosk developers <moodkiosk@localhost>
+Installed-Size: $size
+Depends: libc6 (>= 2.31), adduser
+Section: misc
+Priority: optional
+Homepage: https://example.invalid/moodkiosk
+Description: mood kiosk daemon: camera, face, happy / not-happy, LEDs, journal
+ Reads a V4L2 camera, finds faces, classifies each as happy or not happy with
+ an int8 MobileNetV2 run by tract, shows the result on GPIO LEDs and writes one
+ mood record per visitor to JSON Lines files in /var/lib/moodkiosk/journal.
+ In the EU, inferring emotions in workplaces and education institutions is
+ prohibited (AI Act, Art. 5(1)(f)); see /usr/share/doc/moodkiosk/README.md.
+CONTROL
+echo /etc/moodkiosk/moodkiosk.toml > "$pkg/DEBIAN/conffiles"
+install -m 0755 cross/debian/postinst cross/debian/prerm cross/debian/postrm "$pkg/DEBIAN/"
+(cd "$pkg" && find . -type f ! -path './DEBIAN/*' -printf '%P\0' | sort -z | xargs -0 md5sum) > "$pkg/DEBIAN/md5sums"
+mkdir -p "$out"
+deb="$out/moodkiosk_${version}_${arch}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$pkg" "$deb" >/dev/null
+echo "$deb"
