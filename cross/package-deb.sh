@@ -13,6 +13,12 @@ pkg=$(mktemp -d)
 trap 'rm -rf "$pkg"' EXIT
 chmod 0755 "$pkg"
 install -D -m 0755 "$bin" "$pkg/usr/bin/moodkiosk"
+case "$arch" in
+  arm64) strip_tool=aarch64-linux-gnu-strip ;;
+  *) strip_tool=strip ;;
+esac
+"$strip_tool" --strip-unneeded "$pkg/usr/bin/moodkiosk"
+maintainer=${MAINTAINER:-moodkiosk developers <moodkiosk@example.org>}
 install -D -m 0644 models/moodkiosk-int8.onnx "$pkg/usr/share/moodkiosk/moodkiosk-int8.onnx"
 install -D -m 0644 models/moodkiosk-fp32.onnx "$pkg/usr/share/moodkiosk/moodkiosk-fp32.onnx"
 install -D -m 0644 config/moodkiosk.toml "$pkg/etc/moodkiosk/moodkiosk.toml"
@@ -20,16 +26,16 @@ install -D -m 0644 cross/debian/moodkiosk.service "$pkg/lib/systemd/system/moodk
 install -D -m 0644 README.md "$pkg/usr/share/doc/moodkiosk/README.md"
 install -D -m 0644 models/MODEL_CARD.md "$pkg/usr/share/doc/moodkiosk/MODEL_CARD.md"
 install -D -m 0644 cross/debian/copyright "$pkg/usr/share/doc/moodkiosk/copyright"
-printf 'moodkiosk (%s) stable; urgency=medium\n\n  * Release %s.\n\n -- moodkiosk developers <moodkiosk@localhost>  %s\n' \
-  "$version" "$version" "$(date -R -u -d @"${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" \
-  | gzip -9n > "$pkg/usr/share/doc/moodkiosk/changelog.Debian.gz"
+printf 'moodkiosk (%s) stable; urgency=medium\n\n  * Release %s.\n\n -- %s  %s\n' \
+  "$version" "$version" "$maintainer" "$(date -R -u -d @"${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" \
+  | gzip -9n > "$pkg/usr/share/doc/moodkiosk/changelog.gz"
 mkdir -p "$pkg/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
 cat > "$pkg/DEBIAN/control" <<CONTROL
 Package: moodkiosk
 Version: $version
 Architecture: $arch
-Maintainer: moodkiosk developers <moodkiosk@localhost>
+Maintainer: $maintainer
 Installed-Size: $size
 Depends: libc6 (>= 2.31), adduser
 Section: misc

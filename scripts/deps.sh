@@ -10,6 +10,8 @@ need=()
 command -v cc >/dev/null || need+=(build-essential)
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v python3 >/dev/null || need+=(python3)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v strip >/dev/null || need+=(binutils)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
