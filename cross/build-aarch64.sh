@@ -7,11 +7,13 @@
 # then the same cargo command. With cross-rs:  cross build --profile dist --target aarch64-unknown-linux-gnu
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 if [ "${1:-}" = "--deps" ]; then
   shift
-  dpkg --add-architecture arm64
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+  $SUDO dpkg --add-architecture arm64
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
     qemu-user-static rustc-web cargo-web libstd-rust-web-dev:arm64 libclang-dev
 fi
 # Debian's cargo/rustc have the aarch64 standard library; a rustup toolchain earlier in PATH may not.

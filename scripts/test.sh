@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, then runs every test (unit, integration with the
-# real binary, Python/Rust preprocessing parity, model-factory smoke test) in release mode.
+# real binary, Python/Rust preprocessing parity, model-factory smoke test, packaging) in release
+# mode, then builds for aarch64 and runs the unit tests and `classify` under qemu (cross/).
 # Tests that need ../shared fail in CI (CI=true) and are skipped with a message elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
-exec cargo test --release --locked -- --test-threads 2
+cargo test --release --locked -- --test-threads 2
+if [ -x /usr/bin/qemu-aarch64-static ] && [ -x /usr/bin/aarch64-linux-gnu-gcc ] && [ -d /usr/lib/rustlib/aarch64-unknown-linux-gnu ]; then
+  cross/build-aarch64.sh
+else
+  cross/build-aarch64.sh --deps
+fi
+cross/test-aarch64.sh
