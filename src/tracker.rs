@@ -4,7 +4,7 @@
 //! (hysteresis), and is held for `hold` after the last visitor leaves, so the LEDs do not flicker.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::config::SteadyConfig;
 use crate::face::FaceBox;
@@ -183,16 +183,12 @@ impl Tracker {
     pub fn active(&self) -> usize {
         self.tracks.len()
     }
-
-    /// How long the display is held after the last face.
-    pub fn hold(&self) -> Duration {
-        self.cfg.hold
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn cfg() -> SteadyConfig {
         SteadyConfig {

@@ -103,11 +103,6 @@ impl Indicator {
         self.status = status;
     }
 
-    /// Current (mood, status).
-    pub fn shown(&self) -> (Option<Mood>, Status) {
-        (self.mood, self.status)
-    }
-
     /// Apply the state to the lines; call often (every frame or retry tick) so faults blink.
     pub fn refresh(&mut self, now: Instant) {
         let blink_on =

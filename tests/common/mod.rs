@@ -22,15 +22,19 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
     if p.exists() {
         return Some(p);
     }
-    let msg = format!(
+    unavailable(&format!(
         "{} is missing: this test needs the project's shared data folder beside the checkout (../shared, see README)",
         p.display()
-    );
+    ));
+    None
+}
+
+/// Something a test needs is missing: a failure in CI (`CI=true`), a loud skip elsewhere.
+pub fn unavailable(msg: &str) {
     if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
         panic!("{msg}");
     }
     eprintln!("SKIPPED: {msg}");
-    None
 }
 
 /// A Python interpreter (from `env_var`, else `default`) that can import `modules`; a failure in
@@ -48,14 +52,10 @@ pub fn python_with(env_var: &str, default: &str, modules: &str, fix: &str) -> Op
     if ok {
         return Some(py);
     }
-    let msg = format!(
+    unavailable(&format!(
         "{} cannot import {modules}: {fix} (or set {env_var})",
         py.display()
-    );
-    if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED: {msg}");
+    ));
     None
 }
 
