@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building and testing moodkiosk needs on Debian/Ubuntu (idempotent).
 #   scripts/deps.sh          build dependencies (C compiler, libclang for the v4l bindings)
-#   scripts/deps.sh --test   also the Python environments used by the parity and training tests
+#   scripts/deps.sh --test   also what the tests use: the Python environment of the parity, training
+#                            and metrics tests; Chromium and ChromeDriver for the browser test; curl
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -13,9 +14,14 @@ command -v python3 >/dev/null || need+=(python3)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v strip >/dev/null || need+=(binutils)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v chromedriver >/dev/null || need+=(chromium-driver)
+  command -v curl >/dev/null || need+=(curl)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
-  $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
 if ! command -v cargo >/dev/null; then
   echo "cargo not found: install Rust (https://rustup.rs, or: apt-get install cargo) and rerun" >&2
@@ -24,5 +30,8 @@ fi
 if [ "${1:-}" = "--test" ]; then
   if [ ! -x training/.venv/bin/python ] || ! training/.venv/bin/python -c "import torch, torchvision, onnxruntime, matplotlib" 2>/dev/null; then
     training/setup.sh
+  fi
+  if ! training/.venv/bin/python -c "import prometheus_client" 2>/dev/null; then
+    training/.venv/bin/pip install -q -r tests/requirements.txt
   fi
 fi

@@ -15,7 +15,8 @@ use crate::preprocess::{self, SIZE};
 
 static BUILTIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/classifier.onnx"));
 
-/// A loaded, optimised classifier.
+/// A loaded, optimised classifier; clones share the plan.
+#[derive(Clone)]
 pub struct Classifier {
     plan: Arc<TypedRunnableModel>,
     name: PathBuf,

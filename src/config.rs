@@ -21,6 +21,7 @@ pub struct RawConfig {
     pub steady: RawSteady,
     pub indicator: RawIndicator,
     pub journal: RawJournal,
+    pub web: RawWeb,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -186,6 +187,34 @@ impl Default for RawJournal {
     }
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RawWeb {
+    pub enabled: bool,
+    pub bind: String,
+    pub token: String,
+    pub max_upload_mb: u32,
+    pub max_megapixels: u32,
+    pub max_concurrent: u32,
+    pub max_queued: u32,
+    pub request_timeout_s: u64,
+}
+
+impl Default for RawWeb {
+    fn default() -> Self {
+        RawWeb {
+            enabled: true,
+            bind: "127.0.0.1:8080".into(),
+            token: String::new(),
+            max_upload_mb: 10,
+            max_megapixels: 40,
+            max_concurrent: 1,
+            max_queued: 4,
+            request_timeout_s: 30,
+        }
+    }
+}
+
 /// Validated configuration, ready to build the pipeline from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -197,6 +226,7 @@ pub struct Config {
     pub steady: SteadyConfig,
     pub indicator: IndicatorConfig,
     pub journal: JournalConfig,
+    pub web: WebConfig,
 }
 
 /// Where frames come from.
@@ -297,6 +327,23 @@ pub struct JournalConfig {
     pub retention_days: u32,
     pub fsync: FsyncPolicy,
 }
+
+/// The local web page and API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebConfig {
+    pub enabled: bool,
+    pub bind: std::net::SocketAddr,
+    /// Required on every request but `/healthz` when set; always set for a non-loopback bind.
+    pub token: Option<String>,
+    pub max_upload_bytes: usize,
+    pub max_pixels: u64,
+    pub max_concurrent: usize,
+    pub max_queued: usize,
+    pub request_timeout: Duration,
+}
+
+/// Shortest access token accepted.
+pub const MIN_TOKEN_LEN: usize = 16;
 
 /// When the journal calls fsync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -402,6 +449,16 @@ fn unknown_key_help(key: &str) -> String {
             "blink_ms",
         ],
         "journal" => &["dir", "summary_interval_s", "retention_days", "fsync"],
+        "web" => &[
+            "enabled",
+            "bind",
+            "token",
+            "max_upload_mb",
+            "max_megapixels",
+            "max_concurrent",
+            "max_queued",
+            "request_timeout_s",
+        ],
         _ => &[
             "[log]",
             "[source]",
@@ -410,6 +467,7 @@ fn unknown_key_help(key: &str) -> String {
             "[steady]",
             "[indicator]",
             "[journal]",
+            "[web]",
         ],
     };
     format!(
@@ -648,6 +706,64 @@ impl RawConfig {
             steady,
             indicator,
             journal,
+            web: self.web.validate(file)?,
+        })
+    }
+}
+
+impl RawWeb {
+    fn validate(&self, file: &Path) -> Result<WebConfig> {
+        let bind: std::net::SocketAddr = self.bind.parse().map_err(|_| {
+            Error::config(
+                file,
+                "web.bind",
+                format!(
+                    "must be an IP address and port such as \"127.0.0.1:8080\", got {:?}",
+                    self.bind
+                ),
+            )
+        })?;
+        let token = match self.token.trim() {
+            "" => None,
+            t if t.len() < MIN_TOKEN_LEN || t.chars().any(|c| !c.is_ascii_graphic()) => {
+                return Err(Error::config(
+                    file,
+                    "web.token",
+                    format!(
+                        "must be at least {MIN_TOKEN_LEN} printable ASCII characters without spaces; make one with `openssl rand -hex 16`"
+                    ),
+                ))
+            }
+            t => Some(t.to_string()),
+        };
+        if self.enabled && !bind.ip().is_loopback() && token.is_none() {
+            return Err(Error::config(
+                file,
+                "web.token",
+                format!(
+                    "required because web.bind {bind} is reachable from other machines; set a random token (`openssl rand -hex 16`) or bind to 127.0.0.1"
+                ),
+            ));
+        }
+        Ok(WebConfig {
+            enabled: self.enabled,
+            bind,
+            token,
+            max_upload_bytes: range(file, "web.max_upload_mb", self.max_upload_mb, 1, 200)?
+                as usize
+                * 1024
+                * 1024,
+            max_pixels: range(file, "web.max_megapixels", self.max_megapixels, 1, 400)? as u64
+                * 1_000_000,
+            max_concurrent: range(file, "web.max_concurrent", self.max_concurrent, 1, 16)? as usize,
+            max_queued: range(file, "web.max_queued", self.max_queued, 0, 256)? as usize,
+            request_timeout: Duration::from_secs(range(
+                file,
+                "web.request_timeout_s",
+                self.request_timeout_s,
+                1,
+                3600,
+            )?),
         })
     }
 }
@@ -725,6 +841,26 @@ mod tests {
             e.contains("indicator.kind") && e.contains("rppal | simulated"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn web_needs_a_token_off_loopback() {
+        let c = parse("").unwrap();
+        assert_eq!(c.web.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.web.token, None);
+        let e = parse("[web]\nbind = \"0.0.0.0:8080\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("web.token") && e.contains("openssl rand"), "{e}");
+        let e = parse("[web]\ntoken = \"short\"").unwrap_err().to_string();
+        assert!(e.contains("web.token") && e.contains("16"), "{e}");
+        let e = parse("[web]\nbind = \"localhost\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("web.bind"), "{e}");
+        let c = parse("[web]\nbind = \"0.0.0.0:9000\"\ntoken = \"0123456789abcdef\"").unwrap();
+        assert_eq!(c.web.token.as_deref(), Some("0123456789abcdef"));
+        assert!(parse("[web]\nenabled = false\nbind = \"0.0.0.0:9000\"").is_ok());
     }
 
     #[test]

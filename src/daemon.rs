@@ -18,7 +18,9 @@ use crate::journal::{rfc3339, Journal, Record};
 use crate::mood::Mood;
 use crate::notify::Notifier;
 use crate::source::{self, FrameSource};
+use crate::telemetry::Telemetry;
 use crate::tracker::Tracker;
+use crate::web::{Engine, EngineSlot, WebServer};
 
 /// Signals the loop reacts to.
 #[derive(Clone, Default)]
@@ -96,6 +98,24 @@ enum Camera {
 /// Run until SIGTERM/SIGINT (or the end of a non-looping replay). Fails only at start-up.
 pub fn run(cfg: Config, signals: Signals) -> Result<()> {
     let mut p = Pipeline::build(cfg)?;
+    let telemetry = Arc::new(Telemetry::new(
+        p.classifier.name().display().to_string(),
+        p.journal.dir().to_path_buf(),
+    ));
+    let engine = EngineSlot::new(Engine {
+        detector: p.cfg.detector.clone(),
+        classifier: p.classifier.clone(),
+    });
+    let _web = if p.cfg.web.enabled {
+        Some(WebServer::start(
+            &p.cfg.web,
+            telemetry.clone(),
+            engine.clone(),
+        )?)
+    } else {
+        None
+    };
+    let mut ever_up = false;
     let mut tracker = Tracker::new(p.cfg.steady.clone());
     let mut notifier = Notifier::from_env();
     let mut camera = Camera::Down("not opened yet".into());
@@ -115,14 +135,25 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
 
     loop {
         notifier.watchdog();
+        telemetry.tick();
         if signals.stop.load(Ordering::Relaxed) {
             log::info!("stop signal: shutting down");
             break;
         }
         if signals.reload.swap(false, Ordering::Relaxed) {
+            let web_before = p.cfg.web.clone();
             match reload(&p.cfg.file.clone(), &mut p) {
                 Ok(changed) => {
                     tracker.set_config(p.cfg.steady.clone());
+                    engine.publish(Engine {
+                        detector: p.cfg.detector.clone(),
+                        classifier: p.classifier.clone(),
+                    });
+                    telemetry.model(p.classifier.name().display().to_string());
+                    telemetry.journal_dir(p.journal.dir().to_path_buf());
+                    if p.cfg.web != web_before {
+                        log::warn!("[web] changes take effect after a restart");
+                    }
                     if changed {
                         camera = Camera::Down("reopening after reload".into());
                         next_retry = Instant::now();
@@ -139,16 +170,19 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
             .unwrap_or(false)
         {
             write_summary(&mut p.journal, &mut iv);
+            telemetry.journal_backlog(p.journal.backlog());
         }
         if Local::now().date_naive() != today {
             today = Local::now().date_naive();
             visitors_today = 0;
+            telemetry.visitors(0, 0);
         }
 
         match camera.clone() {
             Camera::Down(why) => {
                 p.indicator.show_status(Status::Fault);
                 p.indicator.refresh(now);
+                telemetry.leds(p.indicator.state());
                 if now < next_retry {
                     std::thread::sleep((next_retry - now).min(Duration::from_millis(50)));
                     continue;
@@ -156,6 +190,8 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
                 match p.source.open() {
                     Ok(()) => {
                         log::info!("camera up: {}", p.source.describe());
+                        telemetry.camera_up(p.source.describe(), ever_up);
+                        ever_up = true;
                         camera = Camera::Up;
                         last_frame = None;
                     }
@@ -169,6 +205,7 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
                             notifier.status(&format!(
                                 "camera down: {msg}; visitors today {visitors_today}"
                             ));
+                            telemetry.camera_down(msg.clone());
                         }
                         camera = Camera::Down(msg);
                         next_retry = now + p.retry;
@@ -184,7 +221,8 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
                     last_frame = Some(at);
                     frame_no += 1;
                     let d = &p.cfg.detector;
-                    let moods = if frame_no % d.interval as u64 == 1 || d.interval == 1 {
+                    let detect = frame_no % d.interval as u64 == 1 || d.interval == 1;
+                    let analysis = if detect {
                         analyze(
                             &frame.image,
                             p.detector.as_mut(),
@@ -195,8 +233,11 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
                     } else {
                         classify_faces(&frame.image, &last_faces, &p.classifier, d.crop_margin)
                     };
-                    let moods = match moods {
-                        Ok(m) => m,
+                    let moods = match analysis {
+                        Ok(a) => {
+                            telemetry.frame(&a, detect);
+                            a.faces
+                        }
                         Err(e) => {
                             log::error!("frame {}: {e}", frame.seq);
                             Vec::new()
@@ -206,6 +247,9 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
                     let faces: Vec<_> = moods.iter().map(|m| (m.bbox, m.prediction)).collect();
                     let upd = tracker.update(&faces, at);
                     iv.undecided += upd.undecided_left;
+                    if upd.undecided_left > 0 {
+                        telemetry.visitors(upd.undecided_left, visitors_today);
+                    }
                     for dcs in upd.decisions {
                         match dcs.mood {
                             Mood::Happy => iv.happy += 1,
@@ -227,10 +271,13 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
                             face_px: dcs.face_px,
                         });
                         notifier.status(&format!("camera up; visitors today {visitors_today}"));
+                        telemetry.decision(dcs.mood, dcs.confidence, visitors_today);
+                        telemetry.journal_backlog(p.journal.backlog());
                     }
                     p.indicator.show_status(Status::Ok);
                     p.indicator.show_mood(tracker.shown());
                     p.indicator.refresh(Instant::now());
+                    telemetry.leds(p.indicator.state());
                     if !ready_sent {
                         notifier.ready(&format!("camera up; visitors today {visitors_today}"));
                         ready_sent = true;
@@ -250,6 +297,7 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
                         "camera down: {msg}; visitors today {visitors_today}"
                     ));
                     p.source.close();
+                    telemetry.camera_down(msg.clone());
                     camera = Camera::Down(msg);
                     next_retry = Instant::now() + p.retry;
                     last_faces.clear();

@@ -45,6 +45,12 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+    /// The web server could not listen.
+    #[error("web.bind {addr}: cannot listen: {source}; choose another address in web.bind or set web.enabled = false")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     /// The mood journal could not be written.
     #[error("journal {path}: {source}")]
     Journal {

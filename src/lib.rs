@@ -5,7 +5,9 @@
 //! spec shared with training) -> [`classifier`] (tract) -> [`mood`] -> [`tracker`] (steady
 //! per-visitor decisions) -> [`indicator`] (LEDs) and [`journal`] (mood log files).
 //! [`daemon`] runs the loop, [`config`] validates the TOML, [`analyze`] is the per-photo path
-//! shared by `classify` and the daemon, [`eval`] scores a model on a data set.
+//! shared by `classify`, the daemon and the upload page, [`photo`] decodes untrusted images,
+//! [`telemetry`] is what the daemon reports, [`web`] serves the page and API, [`eval`] scores a
+//! model on a data set.
 
 pub mod analyze;
 pub mod classifier;
@@ -19,8 +21,11 @@ pub mod indicator;
 pub mod journal;
 pub mod mood;
 pub mod notify;
+pub mod photo;
 pub mod preprocess;
 pub mod source;
+pub mod telemetry;
 pub mod tracker;
+pub mod web;
 
 pub use error::{Error, Result};

@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use moodkiosk::analyze::{analyze, FaceMood};
+use moodkiosk::analyze::{analyze_photo, classify_whole};
 use moodkiosk::classifier::Classifier;
 use moodkiosk::config::{self, Config, DetectorConfig, DetectorKind, ModelRef};
 use moodkiosk::eval::{self, Labels};
 use moodkiosk::face;
-use moodkiosk::frame::to_gray;
+use moodkiosk::photo::{self, PhotoLimits};
 
 /// Classroom mood kiosk: camera -> face -> happy / not happy -> LEDs and mood journal.
 ///
@@ -236,44 +236,37 @@ fn classify(
         }
     }
     let mut failed = 0;
+    let limits = PhotoLimits::default();
     for f in files {
         let t0 = Instant::now();
-        let result = image::open(&f)
-            .map_err(|e| anyhow::anyhow!("{}: cannot decode: {e}", f.display()))
-            .and_then(|img| {
-                let gray = to_gray(&img);
-                if whole {
-                    let p = classifier.classify(&gray)?;
-                    let (w, h) = gray.dimensions();
-                    Ok(vec![FaceMood {
-                        bbox: face::FaceBox {
-                            x: 0.0,
-                            y: 0.0,
-                            w: w as f32,
-                            h: h as f32,
-                            score: 1.0,
-                        },
-                        prediction: p,
-                    }])
+        let result = std::fs::read(&f)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", f.display()))
+            .and_then(|bytes| {
+                photo::decode(&bytes, &limits).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+            })
+            .and_then(|gray| {
+                Ok(if whole {
+                    classify_whole(&gray, &classifier)?
                 } else {
-                    Ok(analyze(
+                    analyze_photo(
                         &gray,
                         detector.as_mut(),
                         &classifier,
                         det.max_faces,
                         det.crop_margin,
-                    )?)
-                }
+                    )?
+                })
             });
         let ms = t0.elapsed().as_secs_f64() * 1000.0;
         match result {
-            Ok(faces) => {
+            Ok(a) => {
                 if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"file": f.display().to_string(), "faces": faces, "ms": (ms * 10.0).round() / 10.0})
-                    );
+                    let mut v = serde_json::to_value(&a)?;
+                    v["file"] = f.display().to_string().into();
+                    v["ms"] = ((ms * 10.0).round() / 10.0).into();
+                    println!("{v}");
                 } else {
+                    let faces = &a.faces;
                     println!(
                         "{}: {} face{}",
                         f.display(),

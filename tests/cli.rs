@@ -49,7 +49,7 @@ fn classify_reports_undecodable_files_and_faceless_images() {
         lines[0]["error"]
             .as_str()
             .unwrap()
-            .contains("cannot decode"),
+            .contains("not a JPEG, PNG, BMP or PNM image"),
         "{:?}",
         lines[0]
     );

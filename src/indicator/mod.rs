@@ -66,6 +66,19 @@ pub enum Status {
     Fault,
 }
 
+/// What the LEDs show, for the status page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct LedState {
+    /// `rppal` or `simulated`.
+    pub backend: &'static str,
+    /// The happy LED is lit.
+    pub happy: bool,
+    /// The not-happy LED is lit.
+    pub not_happy: bool,
+    /// The status LED: `steady` (camera up) or `blinking` (camera fault).
+    pub status: &'static str,
+}
+
 /// The state shown on the LEDs; switches lines only on change, blinks the status on faults.
 pub struct Indicator {
     leds: Box<dyn Leds>,
@@ -91,6 +104,19 @@ impl Indicator {
     /// Backend name.
     pub fn backend(&self) -> &'static str {
         self.leds.backend()
+    }
+
+    /// What the LEDs show (blinking counts as a state, not as on/off).
+    pub fn state(&self) -> LedState {
+        LedState {
+            backend: self.backend(),
+            happy: self.mood == Some(Mood::Happy),
+            not_happy: self.mood == Some(Mood::NotHappy),
+            status: match self.status {
+                Status::Ok => "steady",
+                Status::Fault => "blinking",
+            },
+        }
     }
 
     /// Set the mood shown (None: both mood LEDs off).

@@ -212,9 +212,78 @@ pub fn write_config(path: &Path, frames: &Path, journal: &Path, source_extra: &s
     let text = format!(
         "[source]\nkind = \"replay\"\nreplay = [{:?}]\nreplay_fps = 30.0\nretry_interval_ms = 200\n{source_extra}\n\
          [indicator]\nkind = \"simulated\"\n\n[journal]\ndir = {:?}\nsummary_interval_s = 1\nfsync = \"always\"\n\n\
-         [steady]\nwindow = 5\nagree = 3\nmax_missed = 2\nhold_ms = 200\n{extra}",
+         [steady]\nwindow = 5\nagree = 3\nmax_missed = 2\nhold_ms = 200\n{extra}\n{web}",
         frames.display().to_string(),
-        journal.display().to_string()
+        journal.display().to_string(),
+        // A free port per daemon (tests run in parallel) unless the test configures [web].
+        web = if extra.contains("[web]") { "" } else { "[web]\nbind = \"127.0.0.1:0\"\n" }
     );
     std::fs::write(path, text).unwrap();
+}
+
+/// A running daemon with its web server; killed when dropped.
+pub struct Kiosk {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub log: PathBuf,
+}
+
+impl Kiosk {
+    /// Start `moodkiosk run --config cfg` and wait for its web address in the log.
+    pub fn start(cfg: &Path, cwd: &Path) -> Kiosk {
+        let log = cwd.join("kiosk.log");
+        let child = spawn(&["run", "--config", cfg.to_str().unwrap()], cwd, &log);
+        let mut k = Kiosk {
+            child,
+            url: String::new(),
+            log,
+        };
+        let found = wait_for(60, || {
+            let text = k.log_text();
+            match text.split("web page on http://").nth(1) {
+                Some(rest) => {
+                    let addr = rest.split('/').next().unwrap_or_default();
+                    // A wildcard bind is reached on loopback.
+                    k.url = format!("http://{}", addr.replace("0.0.0.0", "127.0.0.1"));
+                    true
+                }
+                None => false,
+            }
+        });
+        assert!(found, "no web address in the log:\n{}", k.log_text());
+        k
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The daemon is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Kiosk {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A kiosk config replaying `assets/` (the astronaut: one happy visitor again and again) with
+/// simulated LEDs, a journal in `dir/journal` and `web` as the `[web]` section body.
+pub fn astronaut_config(dir: &Path, web: &str) -> PathBuf {
+    let cfg = dir.join("kiosk.toml");
+    let text = format!(
+        "[source]\nkind = \"replay\"\nreplay = [{:?}]\nreplay_fps = 20.0\nreplay_loop = true\n\
+         replay_hold = 10\nreplay_gap = 6\n\n[detector]\nmin_face_size = 40\n\n\
+         [steady]\nmax_missed = 2\nhold_ms = 200\n\n[indicator]\nkind = \"simulated\"\n\n\
+         [journal]\ndir = {:?}\nsummary_interval_s = 2\n\n[web]\n{web}\n",
+        root().join("assets").display().to_string(),
+        dir.join("journal").display().to_string()
+    );
+    std::fs::write(&cfg, text).unwrap();
+    cfg
 }

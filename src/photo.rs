@@ -1,0 +1,147 @@
+//! Photos from outside (files for `classify`, uploads for the web page): the format is sniffed
+//! from the bytes, never taken from a file name; dimensions are checked before any pixel is
+//! decoded (decompression bombs) and decoding runs under memory limits. Held in memory only.
+
+use std::io::Cursor;
+
+use image::{GrayImage, ImageFormat, ImageReader, Limits};
+
+use crate::frame::to_gray;
+
+/// Formats accepted (the ones this binary can decode).
+pub const FORMATS: &[ImageFormat] = &[
+    ImageFormat::Jpeg,
+    ImageFormat::Png,
+    ImageFormat::Bmp,
+    ImageFormat::Pnm,
+];
+
+/// Limits on what a photo may expand to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PhotoLimits {
+    /// Most pixels (width x height) accepted.
+    pub max_pixels: u64,
+}
+
+impl Default for PhotoLimits {
+    /// 40 megapixels: more than any phone photo, about 160 MB while decoding.
+    fn default() -> Self {
+        PhotoLimits {
+            max_pixels: 40_000_000,
+        }
+    }
+}
+
+/// Why a photo was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PhotoError {
+    /// Nothing to decode.
+    #[error("the photo is empty")]
+    Empty,
+    /// The bytes are no image format this binary reads.
+    #[error("not a JPEG, PNG, BMP or PNM image (format sniffed from the content)")]
+    NotAnImage,
+    /// Too many pixels.
+    #[error("{width}x{height} is {} megapixels; at most {} are accepted", (*width as u64 * *height as u64) / 1_000_000, max_pixels / 1_000_000)]
+    TooManyPixels {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
+    /// The header or pixel data is damaged or truncated.
+    #[error("cannot decode the {format} image: {msg}")]
+    Corrupt { format: &'static str, msg: String },
+}
+
+fn format_name(f: ImageFormat) -> &'static str {
+    match f {
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::Png => "PNG",
+        ImageFormat::Bmp => "BMP",
+        ImageFormat::Pnm => "PNM",
+        _ => "image",
+    }
+}
+
+/// Decode a photo into 8-bit gray (the training luma formula).
+pub fn decode(bytes: &[u8], limits: &PhotoLimits) -> Result<GrayImage, PhotoError> {
+    if bytes.is_empty() {
+        return Err(PhotoError::Empty);
+    }
+    let format = image::guess_format(bytes)
+        .ok()
+        .filter(|f| FORMATS.contains(f))
+        .ok_or(PhotoError::NotAnImage)?;
+    let corrupt = |e: image::ImageError| PhotoError::Corrupt {
+        format: format_name(format),
+        msg: e.to_string(),
+    };
+    let reader = || ImageReader::with_format(Cursor::new(bytes), format);
+    let (width, height) = reader().into_dimensions().map_err(corrupt)?;
+    if width == 0 || height == 0 {
+        return Err(PhotoError::Corrupt {
+            format: format_name(format),
+            msg: format!("{width}x{height} has no pixels"),
+        });
+    }
+    if width as u64 * height as u64 > limits.max_pixels {
+        return Err(PhotoError::TooManyPixels {
+            width,
+            height,
+            max_pixels: limits.max_pixels,
+        });
+    }
+    let mut r = reader();
+    let mut l = Limits::default();
+    // RGBA16 is the widest a decoder may allocate for these formats, plus headroom.
+    l.max_alloc = Some(limits.max_pixels.saturating_mul(8) + (64 << 20));
+    r.limits(l);
+    let img = r.decode().map_err(corrupt)?;
+    Ok(to_gray(&img))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageEncoder, RgbImage};
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = RgbImage::from_pixel(w, h, image::Rgb([200, 100, 50]));
+        let mut out = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut out)
+            .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn decodes_by_content_with_training_luma() {
+        let g = decode(&png(8, 4), &PhotoLimits::default()).unwrap();
+        assert_eq!(g.dimensions(), (8, 4));
+        assert_eq!(g.get_pixel(0, 0)[0], 124);
+    }
+
+    #[test]
+    fn refuses_text_empty_and_truncated() {
+        let l = PhotoLimits::default();
+        assert_eq!(decode(b"hello, world", &l), Err(PhotoError::NotAnImage));
+        assert_eq!(decode(b"", &l), Err(PhotoError::Empty));
+        let p = png(64, 64);
+        assert!(matches!(
+            decode(&p[..p.len() / 2], &l),
+            Err(PhotoError::Corrupt { format: "PNG", .. })
+        ));
+    }
+
+    #[test]
+    fn checks_dimensions_before_decoding() {
+        // A valid PGM header claiming 100000 x 100000 pixels (10 GB), with 4 bytes of data.
+        let p = b"P5\n100000 100000\n255\nabcd";
+        match decode(p, &PhotoLimits::default()) {
+            Err(PhotoError::TooManyPixels { width, height, .. }) => {
+                assert_eq!((width, height), (100_000, 100_000))
+            }
+            other => panic!("expected TooManyPixels, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! What the running daemon tells the outside: camera and LED state, the last decision, counters
+//! and latency histograms. The frame loop writes it; the web page, `/api/status`, `/healthz` and
+//! `/metrics` (Prometheus / OpenMetrics text, by the official `prometheus-client` crate) read it.
+//! Moods, counts and times only.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::Local;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+
+use crate::analyze::Analysis;
+use crate::indicator::LedState;
+use crate::journal::rfc3339;
+use crate::mood::Mood;
+
+/// The frame loop counts as stalled after this long without a tick (as the systemd watchdog).
+pub const STALL: Duration = Duration::from_secs(30);
+
+/// Camera state as shown on the status page.
+#[derive(Debug, Clone, Serialize)]
+pub struct CameraState {
+    /// `starting`, `up` or `down`.
+    pub state: &'static str,
+    /// The source (when up) or the error (when down).
+    pub detail: String,
+    /// RFC 3339 time of the last change.
+    pub since: String,
+}
+
+/// The most recent steady decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastDecision {
+    pub time: String,
+    pub mood: Mood,
+    pub confidence: f32,
+}
+
+/// Everything `/api/status` reports but the counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct State {
+    pub camera: CameraState,
+    pub leds: Option<LedState>,
+    /// Classifier model (file path or `builtin`).
+    pub model: String,
+    pub last_decision: Option<LastDecision>,
+    pub visitors_today: u32,
+    /// Records waiting for disk space in the journal.
+    pub journal_backlog: usize,
+    /// The journal folder.
+    pub journal_dir: std::path::PathBuf,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MoodLabel {
+    mood: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: String,
+}
+
+/// Shared between the frame loop and the web server.
+pub struct Telemetry {
+    started: Instant,
+    started_at: String,
+    /// Milliseconds since `started` of the frame loop's last tick.
+    tick_ms: AtomicU64,
+    state: Mutex<State>,
+    registry: Registry,
+    frames: Counter,
+    faces: Counter,
+    decisions: Family<MoodLabel, Counter>,
+    undecided: Counter,
+    inference: Histogram,
+    detection: Histogram,
+    reconnects: Counter,
+    camera_up: Gauge,
+    uploads: Family<OutcomeLabel, Counter>,
+    journal_backlog: Gauge,
+}
+
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    [
+        0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0,
+    ]
+    .into_iter()
+}
+
+impl Telemetry {
+    pub fn new(model: String, journal_dir: std::path::PathBuf) -> Telemetry {
+        let mut registry = Registry::default();
+        let t = Telemetry {
+            started: Instant::now(),
+            started_at: rfc3339(Local::now()),
+            tick_ms: AtomicU64::new(0),
+            state: Mutex::new(State {
+                camera: CameraState {
+                    state: "starting",
+                    detail: "not opened yet".into(),
+                    since: rfc3339(Local::now()),
+                },
+                leds: None,
+                model,
+                last_decision: None,
+                visitors_today: 0,
+                journal_backlog: 0,
+                journal_dir,
+            }),
+            frames: Counter::default(),
+            faces: Counter::default(),
+            decisions: Family::default(),
+            undecided: Counter::default(),
+            inference: Histogram::new(latency_buckets()),
+            detection: Histogram::new(latency_buckets()),
+            reconnects: Counter::default(),
+            camera_up: Gauge::default(),
+            uploads: Family::default(),
+            journal_backlog: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "moodkiosk_frames",
+            "Frames read from the camera",
+            t.frames.clone(),
+        );
+        registry.register(
+            "moodkiosk_faces",
+            "Faces classified in camera frames",
+            t.faces.clone(),
+        );
+        registry.register(
+            "moodkiosk_decisions",
+            "Steady visitor decisions, by mood",
+            t.decisions.clone(),
+        );
+        registry.register(
+            "moodkiosk_undecided",
+            "Visitors who left before a steady mood",
+            t.undecided.clone(),
+        );
+        registry.register(
+            "moodkiosk_inference_seconds",
+            "Classifier latency per face (crop, preprocess, tract)",
+            t.inference.clone(),
+        );
+        registry.register(
+            "moodkiosk_detection_seconds",
+            "Face detector latency per frame",
+            t.detection.clone(),
+        );
+        registry.register(
+            "moodkiosk_camera_reconnects",
+            "Times the camera came back after a loss",
+            t.reconnects.clone(),
+        );
+        registry.register(
+            "moodkiosk_camera_up",
+            "1 while the camera delivers frames",
+            t.camera_up.clone(),
+        );
+        registry.register(
+            "moodkiosk_uploads",
+            "Photos posted to /api/classify, by outcome",
+            t.uploads.clone(),
+        );
+        registry.register(
+            "moodkiosk_journal_backlog",
+            "Journal records waiting for disk space",
+            t.journal_backlog.clone(),
+        );
+        Telemetry { registry, ..t }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic elsewhere must not take the status page down with it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The frame loop is alive.
+    pub fn tick(&self) {
+        self.tick_ms
+            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Time since the frame loop's last tick.
+    pub fn since_tick(&self) -> Duration {
+        self.started
+            .elapsed()
+            .saturating_sub(Duration::from_millis(self.tick_ms.load(Ordering::Relaxed)))
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn started_at(&self) -> &str {
+        &self.started_at
+    }
+
+    /// The camera delivers frames; `reconnect` when it had been lost before.
+    pub fn camera_up(&self, detail: String, reconnect: bool) {
+        if reconnect {
+            self.reconnects.inc();
+        }
+        self.camera_up.set(1);
+        self.state().camera = CameraState {
+            state: "up",
+            detail,
+            since: rfc3339(Local::now()),
+        };
+    }
+
+    /// The camera is missing or failing.
+    pub fn camera_down(&self, why: String) {
+        self.camera_up.set(0);
+        self.state().camera = CameraState {
+            state: "down",
+            detail: why,
+            since: rfc3339(Local::now()),
+        };
+    }
+
+    /// One camera frame went through the pipeline.
+    pub fn frame(&self, a: &Analysis, detected: bool) {
+        self.frames.inc();
+        self.faces.inc_by(a.faces.len() as u64);
+        if detected {
+            self.detection.observe(a.detect_ms / 1000.0);
+        }
+        for d in &a.per_face {
+            self.inference.observe(d.as_secs_f64());
+        }
+    }
+
+    /// A visitor's steady mood.
+    pub fn decision(&self, mood: Mood, confidence: f32, visitors_today: u32) {
+        self.decisions
+            .get_or_create(&MoodLabel {
+                mood: mood.as_str().into(),
+            })
+            .inc();
+        let mut s = self.state();
+        s.last_decision = Some(LastDecision {
+            time: rfc3339(Local::now()),
+            mood,
+            confidence,
+        });
+        s.visitors_today = visitors_today;
+    }
+
+    /// Visitors left undecided; the day's visitor count (after midnight it restarts).
+    pub fn visitors(&self, undecided: u32, visitors_today: u32) {
+        self.undecided.inc_by(undecided as u64);
+        self.state().visitors_today = visitors_today;
+    }
+
+    pub fn leds(&self, leds: LedState) {
+        let mut s = self.state();
+        if s.leds != Some(leds) {
+            s.leds = Some(leds);
+        }
+    }
+
+    pub fn model(&self, name: String) {
+        self.state().model = name;
+    }
+
+    pub fn journal_dir(&self, dir: std::path::PathBuf) {
+        self.state().journal_dir = dir;
+    }
+
+    pub fn journal_backlog(&self, n: usize) {
+        self.journal_backlog.set(n as i64);
+        self.state().journal_backlog = n;
+    }
+
+    /// An upload was classified (`classified`) or refused (`rejected`, `busy`).
+    pub fn upload(&self, outcome: &str) {
+        self.uploads
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// A copy of the state.
+    pub fn snapshot(&self) -> State {
+        self.state().clone()
+    }
+
+    /// Frames and faces so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.frames.get(), self.faces.get())
+    }
+
+    /// OpenMetrics text (accepted by Prometheus).
+    pub fn metrics_text(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_count_frames_decisions_and_latency() {
+        let t = Telemetry::new("builtin".into(), "/tmp".into());
+        let a = Analysis {
+            width: 640,
+            height: 480,
+            faces: Vec::new(),
+            detect_ms: 12.0,
+            classify_ms: 0.0,
+            per_face: vec![Duration::from_millis(3)],
+        };
+        t.frame(&a, true);
+        t.decision(Mood::Happy, 0.9, 1);
+        t.camera_down("unplugged".into());
+        t.camera_up("/dev/video0".into(), true);
+        let m = t.metrics_text();
+        assert!(m.contains("moodkiosk_frames_total 1\n"), "{m}");
+        assert!(
+            m.contains("moodkiosk_decisions_total{mood=\"happy\"} 1\n"),
+            "{m}"
+        );
+        assert!(m.contains("moodkiosk_camera_reconnects_total 1\n"), "{m}");
+        assert!(
+            m.contains("moodkiosk_inference_seconds_bucket{le=\"0.005\"} 1\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains("moodkiosk_inference_seconds_bucket{le=\"0.002\"} 0\n"),
+            "{m}"
+        );
+        assert!(m.ends_with("# EOF\n"));
+        let s = t.snapshot();
+        assert_eq!(s.camera.state, "up");
+        assert_eq!(s.last_decision.unwrap().mood, Mood::Happy);
+    }
+}

@@ -1,0 +1,159 @@
+//! Upload classification off the async runtime: a bounded queue feeding a fixed number of
+//! worker threads, each with its own face detector, all at a lower CPU priority (nice +10) than
+//! the frame loop so that uploads never starve the camera. A full queue answers "busy" at once.
+
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::body::Bytes;
+use tokio::sync::oneshot;
+
+use crate::analyze::{analyze_photo, Analysis};
+use crate::classifier::Classifier;
+use crate::config::DetectorConfig;
+use crate::error::{Error, Result};
+use crate::face::{self, FaceDetector};
+use crate::photo::{self, PhotoError, PhotoLimits};
+
+/// What uploads are classified with: the daemon's detector settings and classifier.
+#[derive(Clone)]
+pub struct Engine {
+    pub detector: DetectorConfig,
+    pub classifier: Classifier,
+}
+
+/// The current [`Engine`]; the daemon publishes a new one after a reload.
+pub struct EngineSlot {
+    current: RwLock<(u64, Arc<Engine>)>,
+}
+
+impl EngineSlot {
+    pub fn new(engine: Engine) -> Arc<EngineSlot> {
+        Arc::new(EngineSlot {
+            current: RwLock::new((0, Arc::new(engine))),
+        })
+    }
+
+    /// Replace the engine; workers pick it up before their next job.
+    pub fn publish(&self, engine: Engine) {
+        let mut c = self.current.write().unwrap_or_else(|p| p.into_inner());
+        *c = (c.0 + 1, Arc::new(engine));
+    }
+
+    fn get(&self) -> (u64, Arc<Engine>) {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// Why an upload got no analysis.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Every worker is busy and the queue is full.
+    #[error("busy: {0} uploads are being classified or waiting; try again in a moment")]
+    Busy(usize),
+    /// The photo was refused.
+    #[error(transparent)]
+    Photo(#[from] PhotoError),
+    /// The pipeline failed (detector or classifier).
+    #[error("{0}")]
+    Failed(String),
+}
+
+struct Job {
+    bytes: Bytes,
+    reply: oneshot::Sender<std::result::Result<Analysis, JobError>>,
+}
+
+/// The worker pool.
+pub struct Workers {
+    tx: SyncSender<Job>,
+    capacity: usize,
+}
+
+impl Workers {
+    /// Start `threads` workers with room for `queued` waiting jobs.
+    pub fn start(
+        threads: usize,
+        queued: usize,
+        engine: Arc<EngineSlot>,
+        limits: PhotoLimits,
+    ) -> Result<Workers> {
+        let (tx, rx) = mpsc::sync_channel::<Job>(queued);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let (rx, engine) = (rx.clone(), engine.clone());
+            std::thread::Builder::new()
+                .name(format!("upload-{i}"))
+                .spawn(move || work(rx, engine, limits))
+                .map_err(|e| Error::io("starting upload workers", e))?;
+        }
+        Ok(Workers {
+            tx,
+            capacity: threads + queued,
+        })
+    }
+
+    /// Decode and analyse a photo on a worker.
+    pub async fn classify(&self, bytes: Bytes) -> std::result::Result<Analysis, JobError> {
+        let (reply, answer) = oneshot::channel();
+        match self.tx.try_send(Job { bytes, reply }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(JobError::Busy(self.capacity)),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(JobError::Failed("upload workers stopped".into()))
+            }
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(JobError::Failed("upload worker stopped".into())))
+    }
+}
+
+/// Lower this thread's CPU priority (Linux nice values are per thread).
+fn lower_priority() {
+    // SAFETY: setpriority has no memory effects; `0` names the calling thread on Linux.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+    if rc != 0 {
+        log::debug!(
+            "upload worker keeps normal priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+fn work(rx: Arc<Mutex<Receiver<Job>>>, engine: Arc<EngineSlot>, limits: PhotoLimits) {
+    lower_priority();
+    let mut detector: Option<(u64, Box<dyn FaceDetector>)> = None;
+    loop {
+        let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+            Ok(j) => j,
+            Err(_) => return, // the server stopped
+        };
+        if job.reply.is_closed() {
+            continue; // the client gave up (timeout) while the job waited
+        }
+        let (generation, eng) = engine.get();
+        let result = photo::decode(&job.bytes, &limits)
+            .map_err(JobError::from)
+            .and_then(|gray| {
+                if detector.as_ref().map(|d| d.0) != Some(generation) {
+                    let d =
+                        face::build(&eng.detector).map_err(|e| JobError::Failed(e.to_string()))?;
+                    detector = Some((generation, d));
+                }
+                let (_, det) = detector.as_mut().expect("built above");
+                analyze_photo(
+                    &gray,
+                    det.as_mut(),
+                    &eng.classifier,
+                    eng.detector.max_faces,
+                    eng.detector.crop_margin,
+                )
+                .map_err(|e| JobError::Failed(e.to_string()))
+            });
+        let _ = job.reply.send(result);
+    }
+}

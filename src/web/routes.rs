@@ -1,0 +1,385 @@
+//! Routes, handlers and the guards in front of them: request timeout, security headers, access
+//! token, upload size. Every refusal is a JSON body `{"error": "...", "code": "..."}` with a 4xx
+//! status (5xx only for the kiosk's own faults).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Local;
+use serde_json::json;
+
+use super::jobs::{JobError, Workers};
+use super::today;
+use crate::config::WebConfig;
+use crate::photo::PhotoError;
+use crate::telemetry::{Telemetry, STALL};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub telemetry: Arc<Telemetry>,
+    pub workers: Arc<Workers>,
+    pub cfg: Arc<WebConfig>,
+}
+
+/// Pages and assets, compiled in.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("assets/index.html"),
+    ),
+    (
+        "dashboard.html",
+        "text/html; charset=utf-8",
+        include_str!("assets/dashboard.html"),
+    ),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/app.css"),
+    ),
+    (
+        "common.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/common.js"),
+    ),
+    (
+        "upload.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/upload.js"),
+    ),
+    (
+        "dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/dashboard.js"),
+    ),
+];
+
+const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; \
+                   script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'";
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route(
+            "/api/classify",
+            post(classify).layer(DefaultBodyLimit::max(state.cfg.max_upload_bytes)),
+        )
+        .route("/api/status", get(status))
+        .route("/api/today", get(today_handler))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/", get(|| async { asset_response("index.html") }))
+        .route(
+            "/dashboard",
+            get(|| async { asset_response("dashboard.html") }),
+        )
+        .route("/assets/{file}", get(asset))
+        .route("/healthz", get(healthz))
+        .merge(api)
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such page") })
+        .method_not_allowed_fallback(|| async {
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this method is not allowed here",
+            )
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+/// A JSON error response.
+fn error(status: StatusCode, code: &str, msg: impl std::fmt::Display) -> Response {
+    (
+        status,
+        Json(json!({"error": msg.to_string(), "code": code})),
+    )
+        .into_response()
+}
+
+/// Request timeout and security headers on everything.
+async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let mut resp = match tokio::time::timeout(s.cfg.request_timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => error(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!(
+                "the request took longer than {} s (web.request_timeout_s)",
+                s.cfg.request_timeout.as_secs()
+            ),
+        ),
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Equal-time comparison, so that response times do not leak the token.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// With `web.token` set, API calls carry it as `Authorization: Bearer <token>` or `?token=`.
+async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(token) = s.cfg.token.as_deref() else {
+        return next.run(req).await;
+    };
+    let from_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|v| v.trim().to_string());
+    let from_query = Query::<HashMap<String, String>>::try_from_uri(req.uri())
+        .ok()
+        .and_then(|q| q.0.get("token").cloned());
+    match from_header.or(from_query) {
+        Some(t) if same(t.as_bytes(), token.as_bytes()) => next.run(req).await,
+        Some(_) => error(StatusCode::FORBIDDEN, "bad_token", "wrong access token"),
+        None => {
+            let mut r = error(
+                StatusCode::UNAUTHORIZED,
+                "token_required",
+                "this kiosk needs its access token (web.token): send `Authorization: Bearer <token>` or open the page as /?token=<token>",
+            );
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            r
+        }
+    }
+}
+
+fn asset_response(name: &str) -> Response {
+    match ASSETS.iter().find(|a| a.0 == name) {
+        Some((_, mime, body)) => (
+            [
+                (header::CONTENT_TYPE, *mime),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => error(StatusCode::NOT_FOUND, "not_found", "no such file"),
+    }
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    asset_response(&file)
+}
+
+fn too_large(max: usize) -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!(
+            "the upload is larger than the {} MB allowed (web.max_upload_mb)",
+            max / (1024 * 1024)
+        ),
+    )
+}
+
+/// A rejection from an axum extractor, as JSON.
+fn rejected(status: StatusCode, text: String, max: usize) -> Response {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large(max)
+    } else {
+        error(status, "bad_request", text)
+    }
+}
+
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// `POST /api/classify`: a multipart form with a file field (any name; `photo` on the page), or
+/// the raw image as the body. The format is sniffed from the bytes.
+async fn classify(State(s): State<AppState>, req: Request) -> Response {
+    let t0 = Instant::now();
+    let resp = classify_inner(&s, req, t0).await;
+    s.telemetry.upload(match resp.status() {
+        StatusCode::OK => "classified",
+        StatusCode::SERVICE_UNAVAILABLE => "busy",
+        _ => "rejected",
+    });
+    resp
+}
+
+async fn classify_inner(s: &AppState, req: Request, t0: Instant) -> Response {
+    let max = s.cfg.max_upload_bytes;
+    if content_length(req.headers()).is_some_and(|n| n > max as u64) {
+        return too_large(max); // refused before reading a byte
+    }
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let bytes = if multipart {
+        let mut form = match Multipart::from_request(req, s).await {
+            Ok(f) => f,
+            Err(r) => return rejected(r.status(), r.body_text(), max),
+        };
+        let mut photo = None;
+        loop {
+            match form.next_field().await {
+                Ok(Some(field)) => {
+                    if field.file_name().is_some() || field.name() == Some("photo") {
+                        match field.bytes().await {
+                            Ok(b) => {
+                                photo = Some(b);
+                                break;
+                            }
+                            Err(e) => return rejected(e.status(), e.body_text(), max),
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return rejected(e.status(), e.body_text(), max),
+            }
+        }
+        match photo {
+            Some(p) => p,
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "no_photo",
+                    "the form has no file; send the photo in a file field named \"photo\"",
+                )
+            }
+        }
+    } else {
+        match Bytes::from_request(req, s).await {
+            Ok(b) => b,
+            Err(r) => return rejected(r.status(), r.body_text(), max),
+        }
+    };
+    match s.workers.classify(bytes).await {
+        Ok(a) => Json(json!({
+            "width": a.width,
+            "height": a.height,
+            "faces": a.faces,
+            "detect_ms": a.detect_ms,
+            "classify_ms": a.classify_ms,
+            "total_ms": (t0.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
+            "model": s.telemetry.snapshot().model,
+        }))
+        .into_response(),
+        Err(e @ JobError::Busy(_)) => {
+            let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "busy", e);
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        Err(JobError::Photo(p)) => {
+            let (status, code) = match p {
+                PhotoError::Empty => (StatusCode::BAD_REQUEST, "empty"),
+                PhotoError::NotAnImage => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_an_image"),
+                PhotoError::TooManyPixels { .. } => {
+                    (StatusCode::PAYLOAD_TOO_LARGE, "too_many_pixels")
+                }
+                PhotoError::Corrupt { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "corrupt_image"),
+            };
+            error(status, code, p)
+        }
+        Err(e @ JobError::Failed(_)) => {
+            log::error!("upload: {e}");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e)
+        }
+    }
+}
+
+/// `GET /api/status`.
+async fn status(State(s): State<AppState>) -> Response {
+    let t = &s.telemetry;
+    let st = t.snapshot();
+    let (frames, faces) = t.counts();
+    let since_tick = t.since_tick();
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "started": t.started_at(),
+        "uptime_s": t.uptime().as_secs(),
+        "frame_loop": {
+            "alive": since_tick < STALL,
+            "last_tick_ms_ago": since_tick.as_millis() as u64,
+        },
+        "camera": st.camera,
+        "leds": st.leds,
+        "model": st.model,
+        "last_decision": st.last_decision,
+        "visitors_today": st.visitors_today,
+        "frames": frames,
+        "faces": faces,
+        "journal": {"dir": st.journal_dir, "backlog": st.journal_backlog},
+        "limits": {
+            "max_upload_mb": s.cfg.max_upload_bytes / (1024 * 1024),
+            "max_megapixels": s.cfg.max_pixels / 1_000_000,
+        },
+    }))
+    .into_response()
+}
+
+/// `GET /api/today`: the dashboard's chart data.
+async fn today_handler(State(s): State<AppState>) -> Response {
+    let dir = s.telemetry.snapshot().journal_dir;
+    match tokio::task::spawn_blocking(move || today::today(&dir, Local::now())).await {
+        Ok(Ok(t)) => Json(t).into_response(),
+        Ok(Err(e)) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "journal_unreadable",
+            format!("cannot read today's journal: {e}"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e),
+    }
+}
+
+/// `GET /healthz`: 200 while the frame loop runs, 503 when it has stalled. Needs no token.
+async fn healthz(State(s): State<AppState>) -> Response {
+    let since = s.telemetry.since_tick();
+    let camera = s.telemetry.snapshot().camera.state;
+    if since < STALL {
+        Json(json!({"status": "ok", "camera": camera})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({"status": "stalled", "camera": camera, "last_tick_s_ago": since.as_secs()}),
+            ),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /metrics`: OpenMetrics text, which Prometheus scrapes.
+async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.telemetry.metrics_text(),
+    )
+        .into_response()
+}

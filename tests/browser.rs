@@ -1,0 +1,160 @@
+//! End to end in a real headless Chromium driven through ChromeDriver (WebDriver): upload the
+//! sample photo through the page, read the label the page shows, and see the dashboard draw
+//! today's chart for the replayed visitors. Screenshots go to `target/tmp/browser/`.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn browser(profile: &Path) -> (Driver, Client) {
+    let port = free_port();
+    let driver = Driver(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    assert!(
+        wait_for(30, || std::net::TcpStream::connect(("127.0.0.1", port))
+            .is_ok()),
+        "chromedriver did not listen"
+    );
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+                format!("--user-data-dir={}", profile.display()), "--window-size=1100,1200",
+            ]
+        }
+    });
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session");
+    (driver, client)
+}
+
+fn shots() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_page_and_dashboard_in_chromium() {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        unavailable("Chromium and ChromeDriver are needed: scripts/deps.sh --test installs them");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let cfg = astronaut_config(d.path(), "bind = \"127.0.0.1:0\"\n");
+    let kiosk = Kiosk::start(&cfg, d.path());
+    let (_driver, c) = browser(&d.path().join("profile")).await;
+    let wait = |secs| c.wait().at_most(Duration::from_secs(secs));
+
+    // Upload page: choose the photo, then read the first face's label and the status line.
+    c.goto(&format!("{}/", kiosk.url)).await.unwrap();
+    let input = c.find(Locator::Css("input#file")).await.unwrap();
+    input
+        .send_keys(root().join("assets/astronaut.png").to_str().unwrap())
+        .await
+        .unwrap();
+    let label = wait(60)
+        .for_element(Locator::Css("#faces li .label"))
+        .await
+        .expect("the page lists a face");
+    assert_eq!(label.text().await.unwrap(), "happy");
+    let confidence = c
+        .find(Locator::Css("#faces li .confidence"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pct: u32 = confidence.trim_end_matches('%').parse().unwrap();
+    assert!((50..=100).contains(&pct), "{confidence}");
+    let state = c
+        .find(Locator::Css("#state"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(state.starts_with("1 face found"), "{state}");
+    // The photo with its box was drawn: the canvas has the photo's aspect and is not blank.
+    let drawn = c
+        .execute(
+            "const c = document.getElementById('canvas');\
+             const p = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;\
+             let s = new Set(); for (let i = 0; i < p.length; i += 4000) s.add(p[i]);\
+             return [c.width, c.height, s.size];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(drawn[0], drawn[1], "square photo, square canvas: {drawn}");
+    assert!(
+        drawn[2].as_u64().unwrap() > 20,
+        "canvas looks blank: {drawn}"
+    );
+    std::fs::write(shots().join("upload.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // Dashboard: after the replay's first visitor, the chart has a happy bar.
+    c.goto(&format!("{}/dashboard", kiosk.url)).await.unwrap();
+    wait(60)
+        .for_element(Locator::Css("#chart rect.happy"))
+        .await
+        .expect("the chart draws today's visitors");
+    let visitors: u64 = c
+        .find(Locator::Id("visitors"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(visitors >= 1);
+    let camera = c
+        .find(Locator::Id("camera"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(camera, "up");
+    std::fs::write(shots().join("dashboard.png"), c.screenshot().await.unwrap()).unwrap();
+    eprintln!("screenshots in {}", shots().display());
+    c.close().await.unwrap();
+}
