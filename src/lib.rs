@@ -7,9 +7,10 @@
 //! [`daemon`] runs the loop, [`config`] validates the TOML, [`analyze`] is the per-photo path
 //! shared by `classify`, the daemon and the upload page, [`photo`] decodes untrusted images,
 //! [`telemetry`] is what the daemon reports, [`web`] serves the page and API, [`eval`] scores a
-//! model on a data set.
+//! model on a data set, [`bench`] times models.
 
 pub mod analyze;
+pub mod bench;
 pub mod classifier;
 pub mod config;
 pub mod daemon;

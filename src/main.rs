@@ -63,6 +63,23 @@ enum Cmd {
         #[arg(long)]
         whole: bool,
     },
+    /// Time classifier models: latency per face and per 640x480 camera frame, one thread.
+    Bench {
+        /// Classifier models (.onnx); ratios are against the first. Default: the builtin model.
+        models: Vec<PathBuf>,
+        /// Photo the bench frame is made from (scaled into a 640x480 JPEG).
+        #[arg(long, default_value = "assets/astronaut.png")]
+        photo: PathBuf,
+        /// Timed runs per measurement.
+        #[arg(long, default_value_t = 300)]
+        runs: usize,
+        /// Untimed runs before timing.
+        #[arg(long, default_value_t = 30)]
+        warmup: usize,
+        /// Print one JSON object per model.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a config file and print the effective configuration.
     CheckConfig {
         /// The TOML config file.
@@ -166,6 +183,43 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 margin,
                 whole,
             )
+        }
+        Cmd::Bench {
+            models,
+            photo,
+            runs,
+            warmup,
+            json,
+        } => {
+            init_log(log::LevelFilter::Warn);
+            anyhow::ensure!(runs >= 1, "--runs must be at least 1");
+            let bytes =
+                std::fs::read(&photo).with_context(|| format!("reading {}", photo.display()))?;
+            let gray = photo::decode(&bytes, &PhotoLimits::default())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", photo.display()))?;
+            let frame = moodkiosk::bench::camera_frame(&gray)?;
+            let det = Config::parse("", Path::new("defaults"))?.detector;
+            let models: Vec<ModelRef> = if models.is_empty() {
+                vec![ModelRef::Builtin]
+            } else {
+                models.into_iter().map(ModelRef::File).collect()
+            };
+            let mut rows = Vec::new();
+            for m in &models {
+                let r = moodkiosk::bench::bench_model(m, &det, &frame, runs, warmup)?;
+                if json {
+                    println!("{}", serde_json::to_string(&r)?);
+                }
+                rows.push(r);
+            }
+            if !json {
+                println!(
+                    "{} timed runs after {} warm-up, 1 thread; face = one 96x96 face through tract; frame = decode 640x480 JPEG + detect + classify",
+                    runs, warmup
+                );
+                print!("{}", moodkiosk::bench::table(&rows));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Eval {
             data,

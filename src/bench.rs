@@ -1,0 +1,189 @@
+//! `moodkiosk bench`: classifier latency per face and whole-pipeline latency per camera frame,
+//! for each model given, on one thread. Figures for people to compare, never asserted in tests.
+
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use image::{GrayImage, ImageFormat, Luma};
+use serde::Serialize;
+
+use crate::analyze::analyze;
+use crate::classifier::Classifier;
+use crate::config::{DetectorConfig, ModelRef};
+use crate::error::{Error, Result};
+use crate::face::{self, largest};
+use crate::photo::{self, PhotoLimits};
+use crate::preprocess::{crop_face, to_input};
+
+/// Latency statistics in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Stats {
+    pub runs: usize,
+    pub median_ms: f64,
+    pub p90_ms: f64,
+    pub mean_ms: f64,
+    pub min_ms: f64,
+}
+
+impl Stats {
+    pub fn of(mut d: Vec<Duration>) -> Stats {
+        d.sort();
+        let ms = |x: Duration| (x.as_secs_f64() * 1e6).round() / 1e3;
+        let n = d.len().max(1);
+        Stats {
+            runs: d.len(),
+            median_ms: d.get(d.len() / 2).copied().map(ms).unwrap_or(0.0),
+            p90_ms: d.get(d.len() * 9 / 10).copied().map(ms).unwrap_or(0.0),
+            mean_ms: ms(d.iter().sum::<Duration>() / n as u32),
+            min_ms: d.first().copied().map(ms).unwrap_or(0.0),
+        }
+    }
+}
+
+/// One model's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelBench {
+    pub model: String,
+    pub file_bytes: Option<u64>,
+    pub load_ms: f64,
+    /// One preprocessed 96x96 face through tract.
+    pub classify: Stats,
+    /// One 640x480 JPEG frame: decode, detect, crop, classify.
+    pub pipeline: Stats,
+    /// Faces found in the bench frame (sanity: 1).
+    pub faces: usize,
+}
+
+/// A 640x480 JPEG frame with the photo scaled to the frame height and centred, as an MJPEG
+/// camera would deliver it.
+pub fn camera_frame(photo: &GrayImage) -> Result<Vec<u8>> {
+    let side = 480;
+    let scaled = image::imageops::resize(photo, side, side, image::imageops::FilterType::Triangle);
+    let mut frame = GrayImage::from_pixel(640, 480, Luma([110]));
+    image::imageops::overlay(&mut frame, &scaled, (640 - side as i64) / 2, 0);
+    let mut out = Cursor::new(Vec::new());
+    frame
+        .write_to(&mut out, ImageFormat::Jpeg)
+        .map_err(|e| Error::Image {
+            name: "bench frame".into(),
+            msg: e.to_string(),
+        })?;
+    Ok(out.into_inner())
+}
+
+/// Time `model` on `frame` (JPEG bytes): `runs` timed runs after `warmup` untimed ones.
+pub fn bench_model(
+    model: &ModelRef,
+    detector: &DetectorConfig,
+    frame: &[u8],
+    runs: usize,
+    warmup: usize,
+) -> Result<ModelBench> {
+    let t0 = Instant::now();
+    let classifier = Classifier::load(model)?;
+    let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let mut det = face::build(detector)?;
+    let image_err = |e: photo::PhotoError| Error::Image {
+        name: "bench frame".into(),
+        msg: e.to_string(),
+    };
+    let gray = photo::decode(frame, &PhotoLimits::default()).map_err(image_err)?;
+    let faces = largest(det.detect(&gray)?, detector.max_faces);
+    // The classifier alone, on the frame's face (or the frame centre when none is found).
+    let crop = match faces.first() {
+        Some(f) => crop_face(&gray, f, detector.crop_margin),
+        None => image::imageops::crop_imm(&gray, 160, 0, 320, 320).to_image(),
+    };
+    let input = to_input(&crop);
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..warmup + runs {
+        let t = Instant::now();
+        classifier.classify_input(&input)?;
+        if i >= warmup {
+            times.push(t.elapsed());
+        }
+    }
+    let classify = Stats::of(times);
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..warmup + runs {
+        let t = Instant::now();
+        let g = photo::decode(frame, &PhotoLimits::default()).map_err(image_err)?;
+        analyze(
+            &g,
+            det.as_mut(),
+            &classifier,
+            detector.max_faces,
+            detector.crop_margin,
+        )?;
+        if i >= warmup {
+            times.push(t.elapsed());
+        }
+    }
+    Ok(ModelBench {
+        model: match model {
+            ModelRef::Builtin => "builtin".into(),
+            ModelRef::File(p) => p.display().to_string(),
+        },
+        file_bytes: match model {
+            ModelRef::Builtin => None,
+            ModelRef::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+        },
+        load_ms: (load_ms * 10.0).round() / 10.0,
+        classify,
+        pipeline: Stats::of(times),
+        faces: faces.len(),
+    })
+}
+
+/// The text table, with ratios against the first model.
+pub fn table(rows: &[ModelBench]) -> String {
+    let mut s = format!(
+        "{:<34} {:>9} {:>9} {:>10} {:>9} {:>7} {:>10} {:>9} {:>7}\n",
+        "model",
+        "MB",
+        "load ms",
+        "face med",
+        "face p90",
+        "ratio",
+        "frame med",
+        "frame p90",
+        "ratio"
+    );
+    let base = rows.first();
+    for r in rows {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        s += &format!(
+            "{:<34} {:>9} {:>9.1} {:>10.3} {:>9.3} {:>7.2} {:>10.3} {:>9.3} {:>7.2}\n",
+            r.model,
+            r.file_bytes
+                .map(|b| format!("{:.2}", b as f64 / 1e6))
+                .unwrap_or_else(|| "-".into()),
+            r.load_ms,
+            r.classify.median_ms,
+            r.classify.p90_ms,
+            base.map(|b| ratio(r.classify.median_ms, b.classify.median_ms))
+                .unwrap_or(1.0),
+            r.pipeline.median_ms,
+            r.pipeline.p90_ms,
+            base.map(|b| ratio(r.pipeline.median_ms, b.pipeline.median_ms))
+                .unwrap_or(1.0),
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_of_known_times() {
+        let d: Vec<Duration> = (1..=10).rev().map(Duration::from_millis).collect();
+        let s = Stats::of(d);
+        assert_eq!(
+            (s.runs, s.median_ms, s.p90_ms, s.min_ms),
+            (10, 6.0, 10.0, 1.0)
+        );
+        assert!((s.mean_ms - 5.5).abs() < 1e-9);
+    }
+}
