@@ -71,23 +71,21 @@ pub fn camera_frame(photo: &GrayImage) -> Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
-/// Time `model` on `frame` (JPEG bytes): `runs` timed runs after `warmup` untimed ones.
-pub fn bench_model(
-    model: &ModelRef,
+/// Time `models` on `frame` (JPEG bytes): `runs` timed runs after `warmup` untimed ones. The
+/// models take turns run by run, so that machine noise falls on all of them alike.
+pub fn bench_models(
+    models: &[ModelRef],
     detector: &DetectorConfig,
     frame: &[u8],
     runs: usize,
     warmup: usize,
-) -> Result<ModelBench> {
-    let t0 = Instant::now();
-    let classifier = Classifier::load(model)?;
-    let load_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let mut det = face::build(detector)?;
+) -> Result<Vec<ModelBench>> {
     let image_err = |e: photo::PhotoError| Error::Image {
         name: "bench frame".into(),
         msg: e.to_string(),
     };
     let gray = photo::decode(frame, &PhotoLimits::default()).map_err(image_err)?;
+    let mut det = face::build(detector)?;
     let faces = largest(det.detect(&gray)?, detector.max_faces);
     // The classifier alone, on the frame's face (or the frame centre when none is found).
     let crop = match faces.first() {
@@ -95,44 +93,58 @@ pub fn bench_model(
         None => image::imageops::crop_imm(&gray, 160, 0, 320, 320).to_image(),
     };
     let input = to_input(&crop);
-    let mut times = Vec::with_capacity(runs);
+    let mut loaded = Vec::new();
+    for m in models {
+        let t0 = Instant::now();
+        let c = Classifier::load(m)?;
+        loaded.push((c, t0.elapsed().as_secs_f64() * 1e3));
+    }
+    let mut face_times = vec![Vec::with_capacity(runs); models.len()];
+    let mut frame_times = vec![Vec::with_capacity(runs); models.len()];
     for i in 0..warmup + runs {
-        let t = Instant::now();
-        classifier.classify_input(&input)?;
-        if i >= warmup {
-            times.push(t.elapsed());
+        for (k, (c, _)) in loaded.iter().enumerate() {
+            let t = Instant::now();
+            c.classify_input(&input)?;
+            if i >= warmup {
+                face_times[k].push(t.elapsed());
+            }
         }
     }
-    let classify = Stats::of(times);
-    let mut times = Vec::with_capacity(runs);
     for i in 0..warmup + runs {
-        let t = Instant::now();
-        let g = photo::decode(frame, &PhotoLimits::default()).map_err(image_err)?;
-        analyze(
-            &g,
-            det.as_mut(),
-            &classifier,
-            detector.max_faces,
-            detector.crop_margin,
-        )?;
-        if i >= warmup {
-            times.push(t.elapsed());
+        for (k, (c, _)) in loaded.iter().enumerate() {
+            let t = Instant::now();
+            let g = photo::decode(frame, &PhotoLimits::default()).map_err(image_err)?;
+            analyze(
+                &g,
+                det.as_mut(),
+                c,
+                detector.max_faces,
+                detector.crop_margin,
+            )?;
+            if i >= warmup {
+                frame_times[k].push(t.elapsed());
+            }
         }
     }
-    Ok(ModelBench {
-        model: match model {
-            ModelRef::Builtin => "builtin".into(),
-            ModelRef::File(p) => p.display().to_string(),
-        },
-        file_bytes: match model {
-            ModelRef::Builtin => None,
-            ModelRef::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-        },
-        load_ms: (load_ms * 10.0).round() / 10.0,
-        classify,
-        pipeline: Stats::of(times),
-        faces: faces.len(),
-    })
+    Ok(models
+        .iter()
+        .zip(loaded)
+        .zip(face_times.into_iter().zip(frame_times))
+        .map(|((m, (_, load_ms)), (ft, rt))| ModelBench {
+            model: match m {
+                ModelRef::Builtin => "builtin".into(),
+                ModelRef::File(p) => p.display().to_string(),
+            },
+            file_bytes: match m {
+                ModelRef::Builtin => None,
+                ModelRef::File(p) => std::fs::metadata(p).ok().map(|x| x.len()),
+            },
+            load_ms: (load_ms * 10.0).round() / 10.0,
+            classify: Stats::of(ft),
+            pipeline: Stats::of(rt),
+            faces: faces.len(),
+        })
+        .collect())
 }
 
 /// The text table, with ratios against the first model.

@@ -76,9 +76,9 @@ enum Cmd {
         /// Untimed runs before timing.
         #[arg(long, default_value_t = 30)]
         warmup: usize,
-        /// Print one JSON object per model.
+        /// Also write one JSON object per model to this file (for training/bench_ort.py).
         #[arg(long)]
-        json: bool,
+        save: Option<PathBuf>,
     },
     /// Validate a config file and print the effective configuration.
     CheckConfig {
@@ -189,7 +189,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             photo,
             runs,
             warmup,
-            json,
+            save,
         } => {
             init_log(log::LevelFilter::Warn);
             anyhow::ensure!(runs >= 1, "--runs must be at least 1");
@@ -204,20 +204,18 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             } else {
                 models.into_iter().map(ModelRef::File).collect()
             };
-            let mut rows = Vec::new();
-            for m in &models {
-                let r = moodkiosk::bench::bench_model(m, &det, &frame, runs, warmup)?;
-                if json {
-                    println!("{}", serde_json::to_string(&r)?);
+            let rows = moodkiosk::bench::bench_models(&models, &det, &frame, runs, warmup)?;
+            println!(
+                "{runs} timed runs after {warmup} warm-up, models taking turns, 1 thread; face = one 96x96 face through tract; frame = decode 640x480 JPEG + detect + classify (faces found: {})",
+                rows.first().map(|r| r.faces).unwrap_or(0)
+            );
+            print!("{}", moodkiosk::bench::table(&rows));
+            if let Some(p) = save {
+                let mut f = std::fs::File::create(&p)
+                    .with_context(|| format!("writing {}", p.display()))?;
+                for r in &rows {
+                    writeln!(f, "{}", serde_json::to_string(r)?)?;
                 }
-                rows.push(r);
-            }
-            if !json {
-                println!(
-                    "{} timed runs after {} warm-up, 1 thread; face = one 96x96 face through tract; frame = decode 640x480 JPEG + detect + classify",
-                    runs, warmup
-                );
-                print!("{}", moodkiosk::bench::table(&rows));
             }
             Ok(ExitCode::SUCCESS)
         }
