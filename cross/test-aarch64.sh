@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the unit tests (config, preprocessing, journal, tracker, ...) and `classify` for aarch64
-# under qemu (Cortex-A72, as a Raspberry Pi 4), and compare with the host build:
+# Run the unit tests (config, preprocessing, journal, tracker, ...), the integration tests of the
+# daemon, CLI and web API (the host test harness driving the aarch64 binary) and `classify` for
+# aarch64 under qemu (Cortex-A72, as a Raspberry Pi 4), and compare with the host build:
 # same labels, and P(happy) within 1e-4 with the fp32 model.
 # Needs cross/build-aarch64.sh to have run (it installs the toolchain with --deps).
 set -euo pipefail
@@ -13,7 +14,14 @@ export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 /usr/bin/cargo test --locked --profile dist --target aarch64-unknown-linux-gnu --lib
 arm=target/aarch64-unknown-linux-gnu/dist/moodkiosk
 host=target/release/moodkiosk
-[ -x "$host" ] || cargo build --release --locked
+[ -x "$host" ] || env -u RUSTC cargo build --release --locked
+# Integration tests with the host's test harness (and host toolchain: RUSTC unset) running the
+# aarch64 binary under qemu (tests/common command()). The FER2013 accuracy test (6,500 images
+# through tract) stays with the host run: under emulation it takes many minutes, and the
+# comparison below covers the aarch64 numerics.
+MOODKIOSK_TEST_BIN="$PWD/$arm" MOODKIOSK_TEST_RUNNER="qemu-aarch64-static -cpu cortex-a72" \
+  env -u RUSTC cargo test --release --locked --test daemon --test cli --test web --test watchdog \
+  -- --test-threads 2 --skip shipped_model_accuracy
 fer=../shared/data/fer2013/PrivateTest
 if [ ! -d "$fer" ]; then
   echo "$fer missing: the aarch64/x86 comparison needs the shared data folder" >&2

@@ -30,7 +30,7 @@ fn watchdog_pings_stop_when_the_frame_loop_stalls() {
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
-    let mut child = Command::new(bin())
+    let mut child = command()
         .args(["run", "--config", cfg.to_str().unwrap()])
         .env("NOTIFY_SOCKET", &sock_path)
         .env("WATCHDOG_USEC", "200000")

@@ -8,8 +8,27 @@ use std::time::{Duration, Instant};
 
 use image::{GrayImage, Luma};
 
+/// This build's binary (for packaging). Tests run the daemon through [`command`].
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_moodkiosk"))
+}
+
+/// A command running the binary under test: this build's, or another build's named by
+/// `MOODKIOSK_TEST_BIN` run through `MOODKIOSK_TEST_RUNNER` (cross/test-aarch64.sh runs the
+/// aarch64 binary under `qemu-aarch64-static -cpu cortex-a72` this way).
+pub fn command() -> Command {
+    let bin = std::env::var_os("MOODKIOSK_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(bin);
+    match std::env::var("MOODKIOSK_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut words = runner.split_whitespace();
+            let mut c = Command::new(words.next().expect("not empty"));
+            c.args(words).arg(bin);
+            c
+        }
+        _ => Command::new(bin),
+    }
 }
 
 pub fn root() -> PathBuf {
@@ -61,7 +80,7 @@ pub fn python_with(env_var: &str, default: &str, modules: &str, fix: &str) -> Op
 
 /// Run the binary to completion.
 pub fn run(args: &[&str], cwd: &Path) -> Output {
-    Command::new(bin())
+    command()
         .args(args)
         .current_dir(cwd)
         .env_remove("RUST_LOG")
@@ -72,7 +91,7 @@ pub fn run(args: &[&str], cwd: &Path) -> Output {
 /// Start the daemon with stderr captured to `log` (a file, so it can be read while running).
 pub fn spawn(args: &[&str], cwd: &Path, log: &Path) -> Child {
     let f = std::fs::File::create(log).unwrap();
-    Command::new(bin())
+    command()
         .args(args)
         .current_dir(cwd)
         .env_remove("RUST_LOG")
