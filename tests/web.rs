@@ -51,7 +51,11 @@ fn post(url: &str, body: &[u8], content_type: &str) -> (u16, Value) {
 }
 
 fn get(url: &str, token: Option<&str>) -> (u16, String) {
-    let mut req = agent().get(url);
+    get_accept(url, token, "*/*")
+}
+
+fn get_accept(url: &str, token: Option<&str>, accept: &str) -> (u16, String) {
+    let mut req = agent().get(url).header("Accept", accept);
     if let Some(t) = token {
         req = req.header("Authorization", &format!("Bearer {t}"));
     }
@@ -206,6 +210,17 @@ fn uploads_are_classified_and_bad_ones_refused_with_json() {
 
     let (s, m) = get(&format!("{}/metrics", k.url), None);
     assert_eq!(s, 200);
+    assert!(
+        !m.contains("# EOF"),
+        "classic Prometheus text unless OpenMetrics is asked for"
+    );
+    let (s, om) = get_accept(
+        &format!("{}/metrics", k.url),
+        None,
+        "application/openmetrics-text; version=1.0.0",
+    );
+    assert_eq!(s, 200);
+    assert!(om.ends_with("# EOF\n"), "{om}");
     for line in [
         "moodkiosk_uploads_total{outcome=\"classified\"} 3",
         "moodkiosk_uploads_total{outcome=\"rejected\"} 7",
@@ -215,7 +230,7 @@ fn uploads_are_classified_and_bad_ones_refused_with_json() {
     ] {
         assert!(m.contains(line), "missing {line:?} in\n{m}");
     }
-    check_metrics_parse(&m);
+    check_metrics_parse(&om, &m);
 }
 
 fn frames_and_faces(url: &str) -> (u64, u64) {
@@ -226,8 +241,9 @@ fn frames_and_faces(url: &str) -> (u64, u64) {
     )
 }
 
-/// The reference parser (Python prometheus_client) reads every family of /metrics.
-fn check_metrics_parse(text: &str) {
+/// The reference parsers (Python prometheus_client) read every family of /metrics, in the
+/// OpenMetrics and in the classic Prometheus text format.
+fn check_metrics_parse(openmetrics: &str, prometheus: &str) {
     let Some(py) = python_with(
         "MOODKIOSK_PYTHON",
         "training/.venv/bin/python",
@@ -239,9 +255,10 @@ fn check_metrics_parse(text: &str) {
     let script = "import sys\n\
         from prometheus_client.openmetrics.parser import text_string_to_metric_families as om\n\
         from prometheus_client.parser import text_string_to_metric_families as prom\n\
-        text = sys.stdin.read()\n\
-        a = {f.name: f.type for f in om(text)}\n\
-        b = {f.name for f in prom(text.replace('# EOF\\n', ''))}\n\
+        text_om, text_prom = sys.stdin.read().split('\\n----\\n')\n\
+        a = {f.name: f.type for f in om(text_om)}\n\
+        b = {f.name: f.type for f in prom(text_prom)}\n\
+        assert a == b, (a, b)\n\
         print(len(a), a['moodkiosk_inference_seconds'], a['moodkiosk_frames'], len(b))\n";
     let mut child = Command::new(py)
         .args(["-c", script])
@@ -250,18 +267,18 @@ fn check_metrics_parse(text: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::Write;
+    let both = format!("{openmetrics}\n----\n{prometheus}");
     child
         .stdin
         .take()
         .unwrap()
-        .write_all(text.as_bytes())
+        .write_all(both.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{}\n{text}",
+        "{}\n{both}",
         String::from_utf8_lossy(&out.stderr)
     );
     let parts: Vec<&str> = stdout.split_whitespace().collect();
