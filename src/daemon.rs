@@ -98,9 +98,13 @@ enum Camera {
 /// Run until SIGTERM/SIGINT (or the end of a non-looping replay). Fails only at start-up.
 pub fn run(cfg: Config, signals: Signals) -> Result<()> {
     let mut p = Pipeline::build(cfg)?;
+    let mut notifier = Notifier::from_env();
     let telemetry = Arc::new(Telemetry::new(
         p.classifier.name().display().to_string(),
         p.journal.dir().to_path_buf(),
+        notifier
+            .watchdog_timeout()
+            .unwrap_or(crate::telemetry::STALL),
     ));
     let engine = EngineSlot::new(Engine {
         detector: p.cfg.detector.clone(),
@@ -117,7 +121,6 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
     };
     let mut ever_up = false;
     let mut tracker = Tracker::new(p.cfg.steady.clone());
-    let mut notifier = Notifier::from_env();
     let mut camera = Camera::Down("not opened yet".into());
     let mut next_retry = Instant::now();
     let mut last_frame: Option<Instant> = None;

@@ -29,6 +29,11 @@ impl Notifier {
         }
     }
 
+    /// The systemd watchdog timeout (`WatchdogSec=`), when one is set.
+    pub fn watchdog_timeout(&self) -> Option<Duration> {
+        self.watchdog_every.map(|d| d * 2)
+    }
+
     fn send(&self, state: &[NotifyState]) {
         if self.enabled {
             if let Err(e) = sd_notify::notify(state) {

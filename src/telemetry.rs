@@ -21,7 +21,8 @@ use crate::indicator::LedState;
 use crate::journal::rfc3339;
 use crate::mood::Mood;
 
-/// The frame loop counts as stalled after this long without a tick (as the systemd watchdog).
+/// The frame loop counts as stalled after this long without a tick, unless systemd's watchdog
+/// timeout says otherwise (the unit's `WatchdogSec=30`).
 pub const STALL: Duration = Duration::from_secs(30);
 
 /// Camera state as shown on the status page.
@@ -72,6 +73,7 @@ struct OutcomeLabel {
 pub struct Telemetry {
     started: Instant,
     started_at: String,
+    stall: Duration,
     /// Milliseconds since `started` of the frame loop's last tick.
     tick_ms: AtomicU64,
     state: Mutex<State>,
@@ -96,11 +98,13 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
 }
 
 impl Telemetry {
-    pub fn new(model: String, journal_dir: std::path::PathBuf) -> Telemetry {
+    /// `stall`: how long without a frame-loop tick counts as stalled (see [`STALL`]).
+    pub fn new(model: String, journal_dir: std::path::PathBuf, stall: Duration) -> Telemetry {
         let mut registry = Registry::default();
         let t = Telemetry {
             started: Instant::now(),
             started_at: rfc3339(Local::now()),
+            stall,
             tick_ms: AtomicU64::new(0),
             state: Mutex::new(State {
                 camera: CameraState {
@@ -196,6 +200,11 @@ impl Telemetry {
         self.started
             .elapsed()
             .saturating_sub(Duration::from_millis(self.tick_ms.load(Ordering::Relaxed)))
+    }
+
+    /// No frame-loop tick for the stall time: the loop is stuck (camera read, inference).
+    pub fn stalled(&self) -> bool {
+        self.since_tick() >= self.stall
     }
 
     pub fn uptime(&self) -> Duration {
@@ -317,7 +326,7 @@ mod tests {
 
     #[test]
     fn metrics_count_frames_decisions_and_latency() {
-        let t = Telemetry::new("builtin".into(), "/tmp".into());
+        let t = Telemetry::new("builtin".into(), "/tmp".into(), STALL);
         let a = Analysis {
             width: 640,
             height: 480,

@@ -30,13 +30,15 @@ fn watchdog_pings_stop_when_the_frame_loop_stalls() {
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
+    let log = d.path().join("kiosk.log");
     let mut child = command()
         .args(["run", "--config", cfg.to_str().unwrap()])
         .env("NOTIFY_SOCKET", &sock_path)
         .env("WATCHDOG_USEC", "200000")
         .env_remove("WATCHDOG_PID")
+        .env_remove("RUST_LOG")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let mut msgs: Vec<(Instant, String)> = Vec::new();
@@ -63,6 +65,22 @@ fn watchdog_pings_stop_when_the_frame_loop_stalls() {
         }
     }
     let child_was_alive = child.try_wait().unwrap().is_none();
+    // The web server runs beside the stuck loop and reports it: /healthz 503 "stalled".
+    let text = std::fs::read_to_string(&log).unwrap();
+    let addr = text
+        .split("web page on http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no web address in\n{text}"))
+        .to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut health = agent.get(&format!("http://{addr}/healthz")).call().unwrap();
+    let status = health.status().as_u16();
+    let body = health.body_mut().read_to_string().unwrap();
     let _ = child.kill();
     let _ = child.wait();
     let ready = msgs
@@ -96,4 +114,6 @@ fn watchdog_pings_stop_when_the_frame_loop_stalls() {
         child_was_alive,
         "the daemon was still running (stuck), not exited"
     );
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"stalled\""), "{body}");
 }

@@ -20,7 +20,7 @@ use super::jobs::{JobError, Workers};
 use super::today;
 use crate::config::WebConfig;
 use crate::photo::PhotoError;
-use crate::telemetry::{Telemetry, STALL};
+use crate::telemetry::Telemetry;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -322,7 +322,7 @@ async fn status(State(s): State<AppState>) -> Response {
         "started": t.started_at(),
         "uptime_s": t.uptime().as_secs(),
         "frame_loop": {
-            "alive": since_tick < STALL,
+            "alive": !t.stalled(),
             "last_tick_ms_ago": since_tick.as_millis() as u64,
         },
         "camera": st.camera,
@@ -355,11 +355,12 @@ async fn today_handler(State(s): State<AppState>) -> Response {
     }
 }
 
-/// `GET /healthz`: 200 while the frame loop runs, 503 when it has stalled. Needs no token.
+/// `GET /healthz`: 200 while the frame loop runs, 503 when it has stalled (as long as the
+/// systemd watchdog allows, 30 s without one). Needs no token.
 async fn healthz(State(s): State<AppState>) -> Response {
     let since = s.telemetry.since_tick();
     let camera = s.telemetry.snapshot().camera.state;
-    if since < STALL {
+    if !s.telemetry.stalled() {
         Json(json!({"status": "ok", "camera": camera})).into_response()
     } else {
         (
