@@ -207,10 +207,12 @@ impl Telemetry {
         self.since_tick() >= self.stall
     }
 
+    /// Time since start.
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
     }
 
+    /// RFC 3339 start time.
     pub fn started_at(&self) -> &str {
         &self.started_at
     }
@@ -272,21 +274,22 @@ impl Telemetry {
         self.state().visitors_today = visitors_today;
     }
 
+    /// What the LEDs show now.
     pub fn leds(&self, leds: LedState) {
-        let mut s = self.state();
-        if s.leds != Some(leds) {
-            s.leds = Some(leds);
-        }
+        self.state().leds = Some(leds);
     }
 
+    /// The classifier in use (after a reload).
     pub fn model(&self, name: String) {
         self.state().model = name;
     }
 
+    /// The journal folder in use (after a reload).
     pub fn journal_dir(&self, dir: std::path::PathBuf) {
         self.state().journal_dir = dir;
     }
 
+    /// Journal records waiting for disk space.
     pub fn journal_backlog(&self, n: usize) {
         self.journal_backlog.set(n as i64);
         self.state().journal_backlog = n;
