@@ -78,9 +78,13 @@ fn watchdog_pings_stop_when_the_frame_loop_stalls() {
         .timeout_global(Some(Duration::from_secs(10)))
         .build()
         .into();
-    let mut health = agent.get(&format!("http://{addr}/healthz")).call().unwrap();
-    let status = health.status().as_u16();
-    let body = health.body_mut().read_to_string().unwrap();
+    let (mut status, mut body) = (0, String::new());
+    wait_for(20, || {
+        let mut health = agent.get(&format!("http://{addr}/healthz")).call().unwrap();
+        status = health.status().as_u16();
+        body = health.body_mut().read_to_string().unwrap();
+        status == 503
+    });
     let _ = child.kill();
     let _ = child.wait();
     let ready = msgs
