@@ -71,6 +71,30 @@ pub fn camera_frame(photo: &GrayImage) -> Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
+/// The classifier input the bench times: the frame's (JPEG bytes) largest face, preprocessed, or
+/// the frame centre when no face is found.
+pub fn face_input(frame: &[u8], detector: &DetectorConfig) -> Result<Vec<f32>> {
+    let mut det = face::build(detector)?;
+    Ok(face_input_with(frame, det.as_mut(), detector)?.0)
+}
+
+fn face_input_with(
+    frame: &[u8],
+    det: &mut dyn face::FaceDetector,
+    detector: &DetectorConfig,
+) -> Result<(Vec<f32>, usize)> {
+    let gray = photo::decode(frame, &PhotoLimits::default()).map_err(|e| Error::Image {
+        name: "bench frame".into(),
+        msg: e.to_string(),
+    })?;
+    let faces = largest(det.detect(&gray)?, detector.max_faces);
+    let crop = match faces.first() {
+        Some(f) => crop_face(&gray, f, detector.crop_margin),
+        None => image::imageops::crop_imm(&gray, 160, 0, 320, 320).to_image(),
+    };
+    Ok((to_input(&crop), faces.len()))
+}
+
 /// Time `models` on `frame` (JPEG bytes): `runs` timed runs after `warmup` untimed ones. The
 /// models take turns run by run, so that machine noise falls on all of them alike.
 pub fn bench_models(
@@ -84,15 +108,8 @@ pub fn bench_models(
         name: "bench frame".into(),
         msg: e.to_string(),
     };
-    let gray = photo::decode(frame, &PhotoLimits::default()).map_err(image_err)?;
     let mut det = face::build(detector)?;
-    let faces = largest(det.detect(&gray)?, detector.max_faces);
-    // The classifier alone, on the frame's face (or the frame centre when none is found).
-    let crop = match faces.first() {
-        Some(f) => crop_face(&gray, f, detector.crop_margin),
-        None => image::imageops::crop_imm(&gray, 160, 0, 320, 320).to_image(),
-    };
-    let input = to_input(&crop);
+    let (input, faces) = face_input_with(frame, det.as_mut(), detector)?;
     let mut loaded = Vec::new();
     for m in models {
         let t0 = Instant::now();
@@ -142,7 +159,7 @@ pub fn bench_models(
             load_ms: (load_ms * 10.0).round() / 10.0,
             classify: Stats::of(ft),
             pipeline: Stats::of(rt),
-            faces: faces.len(),
+            faces,
         })
         .collect())
 }

@@ -73,6 +73,11 @@ impl Classifier {
         })
     }
 
+    /// The optimised plan (for the op-level profile).
+    pub(crate) fn plan(&self) -> &Arc<TypedRunnableModel> {
+        &self.plan
+    }
+
     /// The model's name (file path or `builtin`).
     pub fn name(&self) -> &Path {
         &self.name

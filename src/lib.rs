@@ -24,6 +24,7 @@ pub mod mood;
 pub mod notify;
 pub mod photo;
 pub mod preprocess;
+pub mod profile;
 pub mod source;
 pub mod telemetry;
 pub mod tracker;

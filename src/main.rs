@@ -79,6 +79,10 @@ enum Cmd {
         /// Also write one JSON object per model to this file (for training/bench_ort.py).
         #[arg(long)]
         save: Option<PathBuf>,
+        /// Also print each model's op-level profile (time per operator and per node, with the
+        /// matrix-product kernels tract picked), over --runs runs.
+        #[arg(long)]
+        profile: bool,
     },
     /// Validate a config file and print the effective configuration.
     CheckConfig {
@@ -190,6 +194,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             runs,
             warmup,
             save,
+            profile,
         } => {
             init_log(log::LevelFilter::Warn);
             anyhow::ensure!(runs >= 1, "--runs must be at least 1");
@@ -210,6 +215,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 rows.first().map(|r| r.faces).unwrap_or(0)
             );
             print!("{}", moodkiosk::bench::table(&rows));
+            if profile {
+                for m in &models {
+                    let c = moodkiosk::classifier::Classifier::load(m)?;
+                    let input = moodkiosk::bench::face_input(&frame, &det)?;
+                    let p = moodkiosk::profile::profile(&c, &input, runs, warmup)?;
+                    print!("\nprofile of {}: {}", c.name().display(), p.report(12));
+                }
+            }
             if let Some(p) = save {
                 let mut f = std::fs::File::create(&p)
                     .with_context(|| format!("writing {}", p.display()))?;
