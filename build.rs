@@ -1,7 +1,9 @@
 //! Embeds two model files in the binary so that it runs without any file beside it:
 //! the SeetaFace frontal detector shipped inside the `rustface` crate package (located through
-//! `cargo metadata`; never copied into this repository), and the project's int8 classifier from
-//! `models/` when it exists. Override with MOODKIOSK_SEETA_MODEL / MOODKIOSK_CLASSIFIER_MODEL.
+//! `cargo metadata`; never copied into this repository), and the project's classifier from
+//! `models/` when it exists: the int8 model for ARM, where tract runs it with integer kernels, the
+//! fp32 model elsewhere, where tract's integer kernels are slower than its float ones (README,
+//! "Speed"). Override with MOODKIOSK_SEETA_MODEL / MOODKIOSK_CLASSIFIER_MODEL.
 
 use std::env;
 use std::fs;
@@ -20,10 +22,18 @@ fn main() {
     println!("cargo:rerun-if-changed={}", seeta.display());
 
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let default = if arch == "aarch64" || arch == "arm" {
+        "models/moodkiosk-int8.onnx"
+    } else {
+        "models/moodkiosk-fp32.onnx"
+    };
     let classifier = env::var("MOODKIOSK_CLASSIFIER_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| manifest.join("models/moodkiosk-int8.onnx"));
+        .unwrap_or_else(|_| manifest.join(default));
     println!("cargo:rerun-if-changed={}", classifier.display());
+    let file = classifier.file_name().unwrap_or_default().to_string_lossy();
+    println!("cargo:rustc-env=MOODKIOSK_BUILTIN_MODEL={file}");
     let dest = out.join("classifier.onnx");
     match fs::read(&classifier) {
         Ok(bytes) => fs::write(&dest, bytes).unwrap(),

@@ -1,4 +1,4 @@
-//! The mood classifier: the project's MobileNetV2 (ONNX, fp32 or int8 QDQ) run by tract.
+//! The mood classifier: the project's MobileNetV2 (ONNX, fp32 or int8) run by tract.
 //! Checks at load time that the model takes `[1,1,96,96]` f32 and gives `[1,2]` probabilities
 //! in the order [not_happy, happy].
 
@@ -15,6 +15,10 @@ use crate::preprocess::{self, SIZE};
 
 static BUILTIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/classifier.onnx"));
 
+/// The file compiled in as the builtin model: `moodkiosk-int8.onnx` on ARM (tract runs it with
+/// integer kernels there), `moodkiosk-fp32.onnx` on other machines (faster than int8 in tract).
+pub const BUILTIN_MODEL: &str = env!("MOODKIOSK_BUILTIN_MODEL");
+
 /// A loaded, optimised classifier; clones share the plan.
 #[derive(Clone)]
 pub struct Classifier {
@@ -30,7 +34,7 @@ impl Classifier {
                 if BUILTIN.is_empty() {
                     return Err(Error::model(
                         "builtin",
-                        "this binary was built without models/moodkiosk-int8.onnx; set classifier.model to a file",
+                        format!("this binary was built without models/{BUILTIN_MODEL}; set classifier.model to a file"),
                     ));
                 }
                 Self::from_reader(&mut std::io::Cursor::new(BUILTIN), Path::new("builtin"))

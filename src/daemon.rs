@@ -10,7 +10,7 @@ use chrono::Local;
 
 use crate::analyze::{analyze, classify_faces};
 use crate::classifier::Classifier;
-use crate::config::Config;
+use crate::config::{Config, ModelRef};
 use crate::error::Result;
 use crate::face::{self, FaceBox, FaceDetector};
 use crate::indicator::{self, Indicator, Status};
@@ -68,7 +68,13 @@ struct Pipeline {
 impl Pipeline {
     fn build(cfg: Config) -> Result<Pipeline> {
         let classifier = Classifier::load(&cfg.classifier_model)?;
-        log::info!("classifier {} loaded", classifier.name().display());
+        match cfg.classifier_model {
+            ModelRef::Builtin => log::info!(
+                "classifier builtin ({}) loaded",
+                crate::classifier::BUILTIN_MODEL
+            ),
+            ModelRef::File(_) => log::info!("classifier {} loaded", classifier.name().display()),
+        }
         let detector = face::build(&cfg.detector)?;
         let leds = indicator::open(&cfg.indicator)?;
         let indicator = Indicator::new(leds, cfg.indicator.blink);

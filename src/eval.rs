@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
 use crate::frame::to_gray;
-use crate::mood::Mood;
+use crate::mood::{Mood, Prediction};
 
 /// Which labels define "happy" for FER2013.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -67,6 +67,9 @@ pub struct Report {
     pub removed_unusable: usize,
     pub unreadable: usize,
     pub seconds: f64,
+    /// Label agreement with a second model (`eval --agree-with`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<Agreement>,
 }
 
 /// Select the evaluation images.
@@ -231,13 +234,9 @@ fn select_folder(root: &Path, split: &str) -> Result<Selection> {
     })
 }
 
-/// Score every item; returns the report and per-image P(happy) (NaN when unreadable).
-pub fn evaluate(classifier: &Classifier, sel: &Selection) -> (Report, Vec<f32>) {
-    let t0 = Instant::now();
-    let mut cm = [[0usize; 2]; 2];
-    let mut probs = Vec::with_capacity(sel.items.len());
-    let mut unreadable = 0;
-    for it in &sel.items {
+/// P(happy) of every item, in order, on `threads` threads (NaN when unreadable).
+pub fn predict(classifier: &Classifier, sel: &Selection, threads: usize) -> Vec<f32> {
+    let one = |it: &Item| -> f32 {
         let p = image::open(&it.path)
             .map_err(|e| Error::Image {
                 name: it.id.clone(),
@@ -245,15 +244,87 @@ pub fn evaluate(classifier: &Classifier, sel: &Selection) -> (Report, Vec<f32>) 
             })
             .and_then(|img| classifier.classify(&to_gray(&img)));
         match p {
-            Ok(pred) => {
-                cm[it.happy as usize][(pred.mood == Mood::Happy) as usize] += 1;
-                probs.push(pred.p_happy);
-            }
+            Ok(pred) => pred.p_happy,
             Err(e) => {
                 log::warn!("{e}");
-                unreadable += 1;
-                probs.push(f32::NAN);
+                f32::NAN
             }
+        }
+    };
+    let chunk = sel.items.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = sel
+            .items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<f32>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Score every item on `threads` threads; returns the report and per-image P(happy) (NaN when
+/// unreadable).
+pub fn evaluate(classifier: &Classifier, sel: &Selection, threads: usize) -> (Report, Vec<f32>) {
+    let t0 = Instant::now();
+    let probs = predict(classifier, sel, threads);
+    let mut report = score(sel, &probs);
+    report.model = classifier.name().display().to_string();
+    report.seconds = t0.elapsed().as_secs_f64();
+    (report, probs)
+}
+
+/// How often two models give the same label on the same images.
+#[derive(Debug, Clone, Serialize)]
+pub struct Agreement {
+    /// The model compared with.
+    pub model: String,
+    /// Its accuracy on the same images.
+    pub accuracy: f64,
+    /// Share of images (readable by both) with the same label.
+    pub same_label: f64,
+    /// Largest |P(happy) difference|.
+    pub max_abs_p_diff: f64,
+}
+
+/// Compare per-image P(happy) of a model with those of `other` (same selection).
+pub fn agreement(other: &str, sel: &Selection, probs: &[f32], other_probs: &[f32]) -> Agreement {
+    let both: Vec<(f32, f32)> = probs
+        .iter()
+        .zip(other_probs)
+        .filter(|(a, b)| !a.is_nan() && !b.is_nan())
+        .map(|(a, b)| (*a, *b))
+        .collect();
+    let same = both
+        .iter()
+        .filter(|(a, b)| (*a >= 0.5) == (*b >= 0.5))
+        .count();
+    Agreement {
+        model: other.to_string(),
+        accuracy: score(sel, other_probs).accuracy,
+        same_label: if both.is_empty() {
+            0.0
+        } else {
+            same as f64 / both.len() as f64
+        },
+        max_abs_p_diff: both
+            .iter()
+            .map(|(a, b)| (a - b).abs() as f64)
+            .fold(0.0, f64::max),
+    }
+}
+
+/// The report of per-image P(happy) (`model`, `data`, ... and `seconds` left for the caller).
+pub fn score(sel: &Selection, probs: &[f32]) -> Report {
+    let mut cm = [[0usize; 2]; 2];
+    let mut unreadable = 0;
+    for (it, p) in sel.items.iter().zip(probs) {
+        if p.is_nan() {
+            unreadable += 1;
+        } else {
+            cm[it.happy as usize][(Prediction::from_p_happy(*p).mood == Mood::Happy) as usize] += 1;
         }
     }
     let n: usize = cm.iter().flatten().sum();
@@ -276,8 +347,8 @@ pub fn evaluate(classifier: &Classifier, sel: &Selection) -> (Report, Vec<f32>) 
         }
     };
     let (nh, h) = (class(0), class(1));
-    let report = Report {
-        model: classifier.name().display().to_string(),
+    Report {
+        model: String::new(),
         data: String::new(),
         split: String::new(),
         labels: String::new(),
@@ -294,9 +365,9 @@ pub fn evaluate(classifier: &Classifier, sel: &Selection) -> (Report, Vec<f32>) 
         removed_duplicates_of_training: sel.removed_duplicates_of_training,
         removed_unusable: sel.removed_unusable,
         unreadable,
-        seconds: t0.elapsed().as_secs_f64(),
-    };
-    (report, probs)
+        seconds: 0.0,
+        agreement: None,
+    }
 }
 
 impl Report {
@@ -324,6 +395,16 @@ impl Report {
         );
         if self.unreadable > 0 {
             s += &format!("\n{} images could not be read\n", self.unreadable);
+        }
+        if let Some(a) = &self.agreement {
+            s += &format!(
+                "\nagreement with {} (accuracy {:.2}%): same label on {:.2}% of images, accuracy difference {:+.2} points, max |P(happy) difference| {:.3}\n",
+                a.model,
+                a.accuracy * 100.0,
+                a.same_label * 100.0,
+                (self.accuracy - a.accuracy) * 100.0,
+                a.max_abs_p_diff
+            );
         }
         s += &format!("\n{:.1} s\n", self.seconds);
         s

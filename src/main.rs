@@ -109,6 +109,13 @@ enum Cmd {
         /// Write `id,label,p_happy` per image to this CSV file.
         #[arg(long)]
         per_image: Option<PathBuf>,
+        /// Also score this model on the same images and report how often the labels agree
+        /// (e.g. the fp32 model, to check the int8 one).
+        #[arg(long)]
+        agree_with: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
 }
 
@@ -239,11 +246,28 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             labels,
             json,
             per_image,
+            agree_with,
+            threads,
         } => {
             init_log(log::LevelFilter::Warn);
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .max(1);
             let classifier = Classifier::load(&model_ref(model))?;
+            let other = agree_with
+                .map(|p| Classifier::load(&ModelRef::File(p)))
+                .transpose()?;
             let sel = eval::select(&data, &split, labels)?;
-            let (mut report, probs) = eval::evaluate(&classifier, &sel);
+            let (mut report, probs) = eval::evaluate(&classifier, &sel, threads);
+            if let Some(o) = &other {
+                let other_probs = eval::predict(o, &sel, threads);
+                report.agreement = Some(eval::agreement(
+                    &o.name().display().to_string(),
+                    &sel,
+                    &probs,
+                    &other_probs,
+                ));
+            }
             report.data = data.display().to_string();
             report.split = split;
             report.labels = format!("{labels:?}").to_lowercase();

@@ -175,12 +175,20 @@ mod tests {
         let input = vec![0.5; SIZE * SIZE];
         let p = profile(&c, &input, 3, 1).unwrap();
         assert_eq!(p.runs, 3);
-        // MobileNetV2: 17 depthwise convolutions, the rest become matrix products.
-        let depthwise = p.kinds.iter().find(|k| k.op == "DepthWiseConv").unwrap();
-        assert_eq!(depthwise.nodes, 17);
-        assert!(p.kinds.iter().any(|k| k.op == "OptMatMul" && k.nodes >= 35));
-        assert!(!p.kernels().is_empty(), "{}", p.report(5));
-        assert!(p.kernels().iter().all(|k| k.contains("mmm")));
+        let nodes = |op: &str| p.kinds.iter().find(|k| k.op == op).map_or(0, |k| k.nodes);
+        // MobileNetV2's 1x1 convolutions (and the dense head) become matrix products.
+        assert!(nodes("OptMatMul") >= 35, "{}", p.report(5));
+        let kernels = p.kernels();
+        assert!(kernels.iter().all(|k| k.contains("mmm")), "{kernels:?}");
+        if crate::classifier::BUILTIN_MODEL.contains("int8") {
+            // Integer products for the quantized convolutions, float ones for the stem and head.
+            assert!(kernels.iter().any(|k| k.contains("mmm_i32")), "{kernels:?}");
+            assert!(nodes("QuantizeLinearI8") > 0, "{}", p.report(5));
+        } else {
+            // fp32: 17 depthwise convolutions, every product in float.
+            assert_eq!(nodes("DepthWiseConv"), 17, "{}", p.report(5));
+            assert!(kernels.iter().all(|k| k.contains("f32")), "{kernels:?}");
+        }
         let sum: f64 = p.kinds.iter().map(|k| k.ms).sum();
         assert!((sum - p.total_ms).abs() < 1e-6 && p.total_ms > 0.0);
         assert!(p.nodes.windows(2).all(|w| w[0].ms >= w[1].ms));

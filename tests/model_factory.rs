@@ -65,7 +65,7 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
     );
     let export: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(work.join("export.json")).unwrap()).unwrap();
-    let o = run(
+    let o = run_int8_heavy(
         &[
             "eval",
             "--data",
@@ -86,4 +86,8 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
     assert!((0.0..=1.0).contains(&acc));
     // The tiny model's ORT test score was computed on its (limited) test subset: just check it ran.
     assert!(export["test_int8"]["n"].as_u64().unwrap() > 0);
+    // The quantize stage wrote the integer-path format tract runs with integer kernels.
+    let q = &export["quantization"];
+    assert_eq!(q["format"], "QOperator", "{q}");
+    assert!(q["operators"]["QLinearConv"].as_u64().unwrap() >= 40, "{q}");
 }

@@ -88,6 +88,23 @@ pub fn run(args: &[&str], cwd: &Path) -> Output {
         .expect("binary runs")
 }
 
+/// `run` for commands that put the int8 model through tract many times (eval). On x86, tract
+/// 0.23.9's AVX2 int8 matrix kernel (avx2_mmm_i32_8x8) loads with a legacy-SSE `movq` inside its
+/// AVX loop, which stalls about 120 ns per step on some machines (this project's CI: AMD EPYC,
+/// 30x slower than float); tract's TRACT_CPU_ISA knob makes it use its AVX kernel instead. The
+/// integer products are exact either way; only the speed changes. README, "Speed".
+pub fn run_int8_heavy(args: &[&str], cwd: &Path) -> Output {
+    let mut c = command();
+    if cfg!(target_arch = "x86_64") && std::env::var_os("MOODKIOSK_TEST_RUNNER").is_none() {
+        c.env("TRACT_CPU_ISA", "-avx2");
+    }
+    c.args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("binary runs")
+}
+
 /// Start the daemon with stderr captured to `log` (a file, so it can be read while running).
 pub fn spawn(args: &[&str], cwd: &Path, log: &Path) -> Child {
     let f = std::fs::File::create(log).unwrap();

@@ -4,7 +4,9 @@ Stages (each runs alone and resumes; ``all`` runs them in order):
   prepare  read the data, clean it, build folds and the de-duplicated test set -> work/data.npz
   compare  width 0.5 vs 1.0 on fold 0 -> work/compare.json
   fit      final model on the whole training pool -> work/fit/
-  export   ONNX fp32 + int8 (QDQ) into models/, scored on the test set with onnxruntime
+  export   ONNX fp32 into models/, then the quantize stage
+  quantize models/moodkiosk-fp32.onnx -> int8 (QOperator, integer kernels in tract), scored on the
+           test set with onnxruntime (needs only the prepare stage and the committed fp32 model)
   cv       5-fold cross-validation -> work/cv/fold*/
   report   charts and tables into models/report/, models/MODEL_CARD.md
 """
@@ -27,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mkt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", nargs="?", default="all",
-                    choices=["all", "prepare", "compare", "fit", "export", "cv", "report"])
+                    choices=["all", "prepare", "compare", "fit", "export", "quantize", "cv", "report"])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013",
                     help="fer2013 folder with index.csv, a Kaggle fer2013.csv, or an image folder")
     ap.add_argument("--ferplus", type=Path, help="fer2013new.csv for a Kaggle fer2013.csv")

@@ -24,7 +24,10 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds) -> None:
     if exp:
         for name, f in exp["files"].items():
             L.append(f"| `{name}` | `{f['sha256']}` | {f['bytes']:,} |")
-    L += ["", "`moodkiosk` compiles `moodkiosk-int8.onnx` into its binary (`classifier.model = \"builtin\"`).", "",
+    L += ["", "`moodkiosk` compiles one of them into its binary (`classifier.model = \"builtin\"`): "
+          "`moodkiosk-int8.onnx` on ARM (Raspberry Pi), where tract runs it with integer kernels, and "
+          "`moodkiosk-fp32.onnx` on x86, where tract's float kernels are faster than its integer ones "
+          "(see *Runtime* below).", "",
           "## Interface", "",
           "- input `input`: float32 `[1, 1, 96, 96]`, gray, values in [0, 1]",
           "- output `probs`: float32 `[1, 2]`, softmax, order **[not_happy, happy]**; the label is the larger one "
@@ -89,15 +92,29 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds) -> None:
             L.append(f"| `{name}` | {_pct(v['accuracy'])} | {_pct(v['balanced_accuracy'])} | {_pct(v['happy']['precision'])} | "
                      f"{_pct(v['happy']['recall'])} | {_pct(v['not_happy']['recall'])} |")
         q = exp.get("quantization", {})
+        ops = ", ".join(f"{k} {v}" for k, v in q.get("operators", {}).items())
         L += ["", f"int8 and fp32 agree on {_pct(exp['int8_fp32_label_agreement'])} of test labels (onnxruntime). int8: "
-              f"onnxruntime static quantization, {q.get('format', 'QDQ')} format, {q.get('activations', 'uint8')} activations, "
+              f"`training/run.sh quantize` (onnxruntime static quantization of `{FP32}`), {q.get('format', 'QDQ')} format, "
+              f"{q.get('activations', 'uint8')} activations, "
               f"{q.get('weights', 'int8')} weights {'per channel' if q.get('per_channel') else 'per tensor'}, "
               f"{q.get('calibration', 'MinMax')} calibration on {exp['calibration_images']} random training faces; kept "
               f"in float: {', '.join('`' + k + '`' for k in q.get('kept_float', [])) or 'nothing'} (the stem convolution, "
-              "the dense head and the softmax: quantizing them cost the most agreement with fp32 for little compute, and "
-              "tract 0.23.9 returns p = 1.0 when the softmax output is quantized).", "",
-              "Through tract (`moodkiosk eval --data ../shared/data/fer2013 --split PrivateTest --model models/<file> --json`) "
-              "the same test set gives the same accuracy within 0.2 points (checked by `tests/cli.rs`).", ""]
+              "the dense head and the softmax: quantizing them cost the most agreement with fp32 for little compute). "
+              "Only convolutions (with their ReLU6) are quantized: the residual additions and the global average pool "
+              "would become QLinearAdd / QLinearGlobalAveragePool, onnxruntime-only operators that tract cannot load, so "
+              "they run in float between DequantizeLinear and QuantizeLinear." + (f" Operators: {ops}." if ops else ""), "",
+              "Through tract (`moodkiosk eval --data ../shared/data/fer2013 --model models/moodkiosk-int8.onnx "
+              "--agree-with models/moodkiosk-fp32.onnx`) the same test set gives the same accuracy within 0.2 points and "
+              "the agreement with fp32 (checked by `tests/cli.rs`).", "",
+              "## Runtime", "",
+              "Why QOperator: tract turns `QLinearConv` into int8 x int8 -> int32 matrix products, exact integer "
+              "arithmetic that gives bit-identical probabilities on x86 and arm64 (checked under qemu by "
+              "`cross/test-aarch64.sh`), with the arm64 integer kernels `arm64simd_mmm_i32_8x8` (Cortex-A72, Pi 4) and "
+              "`arm64simd_mmm_i32_8x8_dot` (SDOT, Cortex-A76, Pi 5). The QDQ format, which onnxruntime runs fastest, "
+              "is executed by tract as float convolutions with quantize / dequantize steps around them: slower than "
+              "fp32 and sensitive to the last bit of float sums (up to 1.5e-2 between x86 and arm64). On x86 without "
+              "VNNI tract's integer kernels are slower than its float ones, so x86 builds use the fp32 model. "
+              "Profiles: `moodkiosk bench --profile MODEL...` (README, *Speed*).", ""]
     L += ["## Intended use and limitations", "",
           "- Intended use: counting happy / not-happy expressions of people who choose to step up to a feedback kiosk, "
           "as aggregate statistics. Not for decisions about individuals.",
