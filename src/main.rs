@@ -116,6 +116,9 @@ enum Cmd {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Score only the first N selected images (quick checks).
+        #[arg(long)]
+        limit: Option<usize>,
     },
 }
 
@@ -248,6 +251,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             per_image,
             agree_with,
             threads,
+            limit,
         } => {
             init_log(log::LevelFilter::Warn);
             let threads = threads
@@ -257,7 +261,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let other = agree_with
                 .map(|p| Classifier::load(&ModelRef::File(p)))
                 .transpose()?;
-            let sel = eval::select(&data, &split, labels)?;
+            let mut sel = eval::select(&data, &split, labels)?;
+            if let Some(n) = limit {
+                sel.items.truncate(n);
+            }
             let (mut report, probs) = eval::evaluate(&classifier, &sel, threads);
             if let Some(o) = &other {
                 let other_probs = eval::predict(o, &sel, threads);

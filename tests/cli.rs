@@ -74,6 +74,7 @@ fn help_documents_every_subcommand() {
         "--per-image",
         "--agree-with",
         "--threads",
+        "--limit",
     ] {
         assert!(s.contains(o), "{s}");
     }
