@@ -256,11 +256,15 @@ pub fn predict(classifier: &Classifier, sel: &Selection, threads: usize) -> Vec<
         let parts: Vec<_> = sel
             .items
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<f32>>()))
+            .map(|part| {
+                let h = s.spawn(move || part.iter().map(one).collect::<Vec<f32>>());
+                (h, part.len())
+            })
             .collect();
+        // A worker that died counts its images as unreadable, keeping the order.
         parts
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|(h, n)| h.join().unwrap_or_else(|_| vec![f32::NAN; n]))
             .collect()
     })
 }
@@ -408,5 +412,53 @@ impl Report {
         }
         s += &format!("\n{:.1} s\n", self.seconds);
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(labels: &[bool]) -> Selection {
+        Selection {
+            items: labels
+                .iter()
+                .enumerate()
+                .map(|(i, &happy)| Item {
+                    id: format!("img{i}"),
+                    path: PathBuf::from(format!("img{i}.png")),
+                    happy,
+                })
+                .collect(),
+            removed_duplicates_of_training: 0,
+            removed_unusable: 0,
+        }
+    }
+
+    #[test]
+    fn score_counts_the_confusion_and_skips_unreadable_images() {
+        let s = sel(&[true, true, false, false, false]);
+        let r = score(&s, &[0.9, 0.2, 0.1, 0.7, f32::NAN]);
+        assert_eq!(r.confusion, [[1, 1], [1, 1]]);
+        assert_eq!((r.n, r.unreadable), (4, 1));
+        assert!((r.accuracy - 0.5).abs() < 1e-12);
+        assert!((r.happy.precision - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn agreement_compares_labels_of_images_both_models_read() {
+        let s = sel(&[true, true, false, false]);
+        let a = agreement(
+            "other.onnx",
+            &s,
+            &[0.9, 0.6, 0.1, f32::NAN],
+            &[0.8, 0.4, 0.3, 0.2],
+        );
+        assert_eq!(a.model, "other.onnx");
+        // Images 0..3 readable by both; image 1 flips (0.6 happy vs 0.4 not).
+        assert!((a.same_label - 2.0 / 3.0).abs() < 1e-12);
+        assert!((a.max_abs_p_diff - 0.2).abs() < 1e-6);
+        // The other model is right on 3 of 4 images.
+        assert!((a.accuracy - 0.75).abs() < 1e-12);
     }
 }
