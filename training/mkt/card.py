@@ -112,7 +112,7 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds) -> None:
               "`cross/test-aarch64.sh`), with the arm64 integer kernels `arm64simd_mmm_i32_8x8` (Cortex-A72, Pi 4) and "
               "`arm64simd_mmm_i32_8x8_dot` (SDOT, Cortex-A76, Pi 5). The QDQ format, which onnxruntime runs fastest, "
               "is executed by tract as float convolutions with quantize / dequantize steps around them: slower than "
-              "fp32 and sensitive to the last bit of float sums (up to 1.5e-2 between x86 and arm64). On x86 without "
+              "fp32, and sensitive to the last bit of float sums, so that x86 and arm64 disagree slightly. On x86 without "
               "VNNI tract's integer kernels are slower than its float ones, so x86 builds use the fp32 model. "
               "Profiles: `moodkiosk bench --profile MODEL...` (README, *Speed*).", ""]
     L += ["## Intended use and limitations", "",
