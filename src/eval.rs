@@ -303,7 +303,7 @@ pub fn agreement(other: &str, sel: &Selection, probs: &[f32], other_probs: &[f32
         .collect();
     let same = both
         .iter()
-        .filter(|(a, b)| (*a >= 0.5) == (*b >= 0.5))
+        .filter(|(a, b)| is_happy(*a) == is_happy(*b))
         .count();
     Agreement {
         model: other.to_string(),
@@ -320,6 +320,11 @@ pub fn agreement(other: &str, sel: &Selection, probs: &[f32], other_probs: &[f32
     }
 }
 
+/// The label the daemon would give this P(happy).
+fn is_happy(p_happy: f32) -> bool {
+    Prediction::from_p_happy(p_happy).mood == Mood::Happy
+}
+
 /// The report of per-image P(happy) (`model`, `data`, ... and `seconds` left for the caller).
 pub fn score(sel: &Selection, probs: &[f32]) -> Report {
     let mut cm = [[0usize; 2]; 2];
@@ -328,7 +333,7 @@ pub fn score(sel: &Selection, probs: &[f32]) -> Report {
         if p.is_nan() {
             unreadable += 1;
         } else {
-            cm[it.happy as usize][(Prediction::from_p_happy(*p).mood == Mood::Happy) as usize] += 1;
+            cm[it.happy as usize][is_happy(*p) as usize] += 1;
         }
     }
     let n: usize = cm.iter().flatten().sum();

@@ -226,9 +226,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             print!("{}", moodkiosk::bench::table(&rows));
             if profile {
+                let input = moodkiosk::bench::face_input(&frame, &det)?;
                 for m in &models {
                     let c = moodkiosk::classifier::Classifier::load(m)?;
-                    let input = moodkiosk::bench::face_input(&frame, &det)?;
                     let p = moodkiosk::profile::profile(&c, &input, runs, warmup)?;
                     print!("\nprofile of {}: {}", c.name().display(), p.report(12));
                 }
