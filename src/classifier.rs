@@ -8,7 +8,8 @@ use std::sync::Arc;
 use image::GrayImage;
 use tract_onnx::prelude::*;
 
-use crate::config::ModelRef;
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
 use crate::mood::Prediction;
 use crate::preprocess::{self, SIZE};
@@ -18,6 +19,40 @@ static BUILTIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/classifier.onn
 /// The file compiled in as the builtin model: `moodkiosk-int8.onnx` on ARM (tract runs it with
 /// integer kernels there), `moodkiosk-fp32.onnx` on other machines (faster than int8 in tract).
 pub const BUILTIN_MODEL: &str = env!("MOODKIOSK_BUILTIN_MODEL");
+
+/// A classifier model: the one compiled into the binary (`"builtin"`), or a file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "PathBuf", into = "PathBuf")]
+pub enum ModelRef {
+    Builtin,
+    File(PathBuf),
+}
+
+impl From<PathBuf> for ModelRef {
+    fn from(p: PathBuf) -> ModelRef {
+        if p.as_os_str().is_empty() || p == Path::new("builtin") {
+            ModelRef::Builtin
+        } else {
+            ModelRef::File(p)
+        }
+    }
+}
+
+impl From<ModelRef> for PathBuf {
+    fn from(m: ModelRef) -> PathBuf {
+        match m {
+            ModelRef::Builtin => PathBuf::from("builtin"),
+            ModelRef::File(p) => p,
+        }
+    }
+}
+
+/// `[classifier]` (documented in config/moodkiosk.toml).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierSettings {
+    pub model: ModelRef,
+}
 
 /// A loaded, optimised classifier; clones share the plan.
 #[derive(Clone)]
@@ -78,7 +113,7 @@ impl Classifier {
     }
 
     /// The optimised plan (for the op-level profile).
-    pub(crate) fn plan(&self) -> &Arc<TypedRunnableModel> {
+    pub fn plan(&self) -> &Arc<TypedRunnableModel> {
         &self.plan
     }
 

@@ -59,6 +59,14 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Another process holds the journal folder.
+    #[error("journal {dir} is in use by {who}; stop it, or give this one another journal.dir")]
+    JournalInUse {
+        /// The journal folder.
+        dir: PathBuf,
+        /// Who holds it, with its pid when known.
+        who: String,
+    },
     /// A data set for `eval` is missing or malformed.
     #[error("data {path}: {msg}")]
     Data {

@@ -3,7 +3,8 @@
 //! `retention_days`, flushed on every record and fsynced by policy. After a crash the torn last
 //! line is closed off so that the next record starts on a line of its own; readers skip lines
 //! that do not parse. When the disk is full, records wait in memory (bounded) and are written
-//! once space returns. Moods and times only: never an image, never an identity.
+//! once space returns. One daemon per folder: an exclusive lock (flock on `.lock`, which holds
+//! the owner's pid) refuses a second. Moods and times only: never an image, never an identity.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -13,9 +14,94 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Local, NaiveDate, SecondsFormat};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{FsyncPolicy, JournalConfig};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use crate::check_range;
+use crate::config::Invalid;
 use crate::error::{Error, Result};
 use crate::mood::Mood;
+
+/// `journal.fsync`: when the journal calls fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FsyncPolicy {
+    /// After every record.
+    Always,
+    /// After summary records only (visitor records are flushed, not synced).
+    Summary,
+    /// Never (the OS writes back).
+    Never,
+}
+
+/// `[journal]` (documented in config/moodkiosk.toml).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSettings {
+    pub dir: PathBuf,
+    pub summary_interval_s: u64,
+    pub retention_days: u32,
+    pub fsync: FsyncPolicy,
+}
+
+impl JournalSettings {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
+        let j = self;
+        if j.dir.as_os_str().is_empty() {
+            return Err(Invalid::new("dir", "must name a folder"));
+        }
+        check_range!(j.summary_interval_s, 1, 86_400);
+        check_range!(j.retention_days, 1, 3650);
+        Ok(())
+    }
+
+    /// One summary record per this interval.
+    pub fn summary_interval(&self) -> Duration {
+        Duration::from_secs(self.summary_interval_s)
+    }
+}
+
+/// The lock file in the journal folder.
+pub const LOCK_FILE: &str = ".lock";
+
+/// Take the folder's lock (non-blocking) and write our pid into it.
+fn lock_folder(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let io = |source| Error::Journal {
+        path: path.clone(),
+        source,
+    };
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    // SAFETY: flock on a descriptor we own; no memory is touched.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            let mut pid = String::new();
+            let _ = f.read_to_string(&mut pid);
+            let who = match pid.trim() {
+                "" => "another moodkiosk".to_string(),
+                p => format!("another moodkiosk (pid {p})"),
+            };
+            return Err(Error::JournalInUse {
+                dir: dir.to_path_buf(),
+                who,
+            });
+        }
+        return Err(io(e));
+    }
+    f.set_len(0)
+        .and_then(|_| f.seek(SeekFrom::Start(0)))
+        .and_then(|_| writeln!(f, "{}", std::process::id()))
+        .map_err(io)?;
+    Ok(f)
+}
 
 /// Most records kept in memory while the disk refuses writes.
 const BACKLOG_MAX: usize = 100_000;
@@ -65,6 +151,8 @@ pub fn file_name(day: NaiveDate) -> String {
 
 /// Writes records.
 pub struct Journal {
+    /// Held for the journal's life: the folder's exclusive lock.
+    _lock: File,
     dir: PathBuf,
     retention_days: u32,
     fsync: FsyncPolicy,
@@ -77,12 +165,13 @@ pub struct Journal {
 
 impl Journal {
     /// Create the folder if needed; fails only when the folder cannot be created or written.
-    pub fn open(cfg: &JournalConfig) -> Result<Journal> {
+    pub fn open(cfg: &JournalSettings) -> Result<Journal> {
         fs::create_dir_all(&cfg.dir).map_err(|source| Error::Journal {
             path: cfg.dir.clone(),
             source,
         })?;
         let mut j = Journal {
+            _lock: lock_folder(&cfg.dir)?,
             dir: cfg.dir.clone(),
             retention_days: cfg.retention_days,
             fsync: cfg.fsync,
@@ -94,6 +183,12 @@ impl Journal {
         };
         j.ensure_file(Local::now().date_naive())?;
         Ok(j)
+    }
+
+    /// Apply new settings for the same folder (a reload), keeping the lock and the backlog.
+    pub fn set_settings(&mut self, cfg: &JournalSettings) {
+        self.retention_days = cfg.retention_days;
+        self.fsync = cfg.fsync;
     }
 
     /// The journal folder.
@@ -288,15 +383,25 @@ pub fn read_file(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    fn cfg(dir: &Path) -> JournalConfig {
-        JournalConfig {
+    fn cfg(dir: &Path) -> JournalSettings {
+        JournalSettings {
             dir: dir.to_path_buf(),
-            summary_interval: Duration::from_secs(60),
+            summary_interval_s: 60,
             retention_days: 3,
             fsync: FsyncPolicy::Always,
         }
+    }
+
+    #[test]
+    fn a_second_journal_on_the_same_folder_is_refused_until_the_first_closes() {
+        let d = tempfile::tempdir().unwrap();
+        let first = Journal::open(&cfg(d.path())).unwrap();
+        let e = Journal::open(&cfg(d.path())).err().unwrap().to_string();
+        assert!(e.contains(&d.path().display().to_string()), "{e}");
+        assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+        drop(first);
+        assert!(Journal::open(&cfg(d.path())).is_ok());
     }
 
     fn visitor(mood: Mood) -> Record {

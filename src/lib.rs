@@ -1,21 +1,20 @@
-//! moodkiosk: a classroom mood kiosk daemon.
+//! moodkiosk: a mood kiosk daemon.
 //!
 //! The pipeline, one module per stage:
 //! [`source`] (camera or replay) -> [`frame`] -> [`face`] (detection) -> [`preprocess`] (the one
 //! spec shared with training) -> [`classifier`] (tract) -> [`mood`] -> [`tracker`] (steady
 //! per-visitor decisions) -> [`indicator`] (LEDs) and [`journal`] (mood log files).
-//! [`daemon`] runs the loop, [`config`] validates the TOML, [`analyze`] is the per-photo path
-//! shared by `classify`, the daemon and the upload page, [`photo`] decodes untrusted images,
-//! [`telemetry`] is what the daemon reports, [`web`] serves the page and API, [`eval`] scores a
-//! model on a data set, [`bench`] times models.
+//! [`engine`] puts detector and classifier together for one frame or photo (the daemon, the
+//! upload page and `classify` share it), [`daemon`] runs the loop, [`config`] is the TOML file
+//! as types, [`photo`] decodes untrusted images, [`telemetry`] is what the daemon reports,
+//! [`notify`] talks to systemd, [`web`] serves the page and API. The command line (with `eval`
+//! and `bench`) is the binary's, in `src/cli/`.
 
-pub mod analyze;
-pub mod bench;
 pub mod classifier;
 pub mod config;
 pub mod daemon;
+pub mod engine;
 pub mod error;
-pub mod eval;
 pub mod face;
 pub mod frame;
 pub mod indicator;
@@ -24,7 +23,6 @@ pub mod mood;
 pub mod notify;
 pub mod photo;
 pub mod preprocess;
-pub mod profile;
 pub mod source;
 pub mod telemetry;
 pub mod tracker;

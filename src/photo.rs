@@ -16,6 +16,10 @@ pub const FORMATS: &[ImageFormat] = &[
     ImageFormat::Pnm,
 ];
 
+/// File name extensions of image files in folders (replay, `classify DIR`, `eval --data DIR`);
+/// the model factory's image-folder loader takes the same (training/mkt/data.py, IMAGE_EXT).
+pub const IMAGE_EXT: &[&str] = &["png", "jpg", "jpeg", "bmp", "pgm", "ppm"];
+
 /// Limits on what a photo may expand to.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PhotoLimits {

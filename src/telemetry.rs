@@ -16,7 +16,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
-use crate::analyze::Analysis;
+use crate::engine::Analysis;
 use crate::indicator::LedState;
 use crate::journal::rfc3339;
 use crate::mood::Mood;

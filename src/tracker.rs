@@ -4,11 +4,44 @@
 //! (hysteresis), and is held for `hold` after the last visitor leaves, so the LEDs do not flicker.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::config::SteadyConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::check_range;
+use crate::config::Invalid;
 use crate::face::FaceBox;
 use crate::mood::{Mood, Prediction};
+
+/// `[steady]`: temporal smoothing of per-frame moods (documented in config/moodkiosk.toml).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SteadySettings {
+    pub iou: f32,
+    pub window: usize,
+    pub agree: usize,
+    pub min_confidence: f32,
+    pub max_missed: u32,
+    pub hold_ms: u64,
+}
+
+impl SteadySettings {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
+        let s = self;
+        check_range!(s.iou, 0.05, 0.95);
+        check_range!(s.window, 1, 100);
+        check_range!(s.agree, 1, s.window);
+        check_range!(s.min_confidence, 0.5, 1.0);
+        check_range!(s.max_missed, 0, 1000);
+        check_range!(s.hold_ms, 0, 600_000);
+        Ok(())
+    }
+
+    /// How long the mood LED stays on after the last visitor left.
+    pub fn hold(&self) -> Duration {
+        Duration::from_millis(self.hold_ms)
+    }
+}
 
 /// A visitor's decided mood: one journal record.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +70,7 @@ struct Track {
 
 impl Track {
     /// The mood that `agree` of the last `window` confident votes share, with its mean confidence.
-    fn agreed(&self, cfg: &SteadyConfig) -> Option<(Mood, f32)> {
+    fn agreed(&self, cfg: &SteadySettings) -> Option<(Mood, f32)> {
         for mood in [Mood::Happy, Mood::NotHappy] {
             let hits: Vec<f32> = self
                 .votes
@@ -65,7 +98,7 @@ pub struct Update {
 /// Tracks faces and decides moods.
 #[derive(Debug)]
 pub struct Tracker {
-    cfg: SteadyConfig,
+    cfg: SteadySettings,
     tracks: Vec<Track>,
     next_id: u64,
     shown: Option<Mood>,
@@ -73,7 +106,7 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(cfg: SteadyConfig) -> Tracker {
+    pub fn new(cfg: SteadySettings) -> Tracker {
         Tracker {
             cfg,
             tracks: Vec::new(),
@@ -84,7 +117,7 @@ impl Tracker {
     }
 
     /// Replace the settings (config reload); tracks are kept.
-    pub fn set_config(&mut self, cfg: SteadyConfig) {
+    pub fn set_config(&mut self, cfg: SteadySettings) {
         self.cfg = cfg;
     }
 
@@ -166,7 +199,7 @@ impl Tracker {
             self.shown = t.shown;
             self.last_seen = Some(now);
         } else if let Some(seen) = self.last_seen {
-            if now.duration_since(seen) >= self.cfg.hold {
+            if now.duration_since(seen) >= self.cfg.hold() {
                 self.shown = None;
                 self.last_seen = None;
             }
@@ -190,14 +223,14 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn cfg() -> SteadyConfig {
-        SteadyConfig {
+    fn cfg() -> SteadySettings {
+        SteadySettings {
             iou: 0.3,
             window: 5,
             agree: 3,
             min_confidence: 0.6,
             max_missed: 2,
-            hold: Duration::from_millis(100),
+            hold_ms: 100,
         }
     }
 

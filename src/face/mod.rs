@@ -7,11 +7,65 @@ mod ultraface;
 pub use seeta::SeetaDetector;
 pub use ultraface::UltraFaceDetector;
 
-use image::GrayImage;
-use serde::Serialize;
+use std::path::PathBuf;
 
-use crate::config::{DetectorConfig, DetectorKind};
+use image::GrayImage;
+use serde::{Deserialize, Serialize};
+
+use crate::check_range;
+use crate::config::Invalid;
 use crate::error::Result;
+
+/// `detector.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectorKind {
+    /// SeetaFace frontal cascade (rustface), model compiled into the binary.
+    Seeta,
+    /// UltraFace RFB-320 / slim-320 ONNX through tract, from `detector.model`.
+    Ultraface,
+}
+
+/// `[detector]` (documented in config/moodkiosk.toml).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorSettings {
+    pub kind: DetectorKind,
+    pub model: PathBuf,
+    pub min_face_size: u32,
+    pub max_faces: usize,
+    pub crop_margin: f32,
+    pub interval: u32,
+    pub score_threshold: f32,
+}
+
+impl DetectorSettings {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
+        let d = self;
+        check_range!(d.min_face_size, 20, 4096);
+        check_range!(d.max_faces, 1, 64);
+        check_range!(d.crop_margin, 0.0, 1.0);
+        check_range!(d.interval, 1, 100);
+        check_range!(d.score_threshold, 0.0, 100.0);
+        if d.kind == DetectorKind::Ultraface && d.model.as_os_str().is_empty() {
+            return Err(Invalid::new(
+                "model",
+                "must be the path of an UltraFace .onnx file when detector.kind = \"ultraface\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the detector itself (not only how its boxes are used) differs.
+    pub fn same_detector(&self, o: &DetectorSettings) -> bool {
+        (
+            self.kind,
+            &self.model,
+            self.min_face_size,
+            self.score_threshold,
+        ) == (o.kind, &o.model, o.min_face_size, o.score_threshold)
+    }
+}
 
 /// A face found in a frame, in pixels of that frame.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -49,13 +103,13 @@ pub trait FaceDetector: Send {
 }
 
 /// Build the configured detector.
-pub fn build(cfg: &DetectorConfig) -> Result<Box<dyn FaceDetector>> {
-    Ok(match &cfg.kind {
+pub fn build(cfg: &DetectorSettings) -> Result<Box<dyn FaceDetector>> {
+    Ok(match cfg.kind {
         DetectorKind::Seeta => {
             Box::new(SeetaDetector::new(cfg.min_face_size, cfg.score_threshold)?)
         }
-        DetectorKind::UltraFace(path) => Box::new(UltraFaceDetector::load(
-            path,
+        DetectorKind::Ultraface => Box::new(UltraFaceDetector::load(
+            &cfg.model,
             cfg.min_face_size,
             cfg.score_threshold,
         )?),

@@ -2,8 +2,8 @@
 
 use rppal::gpio::{Gpio, OutputPin};
 
+use super::IndicatorSettings;
 use super::{Led, Leds};
-use crate::config::IndicatorConfig;
 use crate::error::{Error, Result};
 
 /// Three output pins.
@@ -14,7 +14,7 @@ pub struct GpioLeds {
 
 impl GpioLeds {
     /// Claim the three pins and switch them off.
-    pub fn open(cfg: &IndicatorConfig) -> Result<GpioLeds> {
+    pub fn open(cfg: &IndicatorSettings) -> Result<GpioLeds> {
         let gpio = Gpio::new().map_err(|e| {
             Error::Gpio(format!(
                 "cannot open the GPIO chip ({e}); on a Raspberry Pi add the service user to the gpio group, \

@@ -1,6 +1,8 @@
 //! The LEDs: happy, not happy, and status (on while the camera delivers frames, blinking on a
-//! fault). Backends: `rppal` (Raspberry Pi GPIO, BCM numbering) and `simulated` (logs every
-//! transition; for tests and demos). All LEDs go off when the [`Indicator`] is dropped.
+//! fault). Backends: `rppal` (Raspberry Pi GPIO, BCM numbering) and `simulated` (for tests and
+//! demos). What the LEDs show is logged once per change of state (INFO for the simulated
+//! backend, whose LEDs exist only in the log; DEBUG for GPIO); single blinks only at TRACE.
+//! All LEDs go off when the [`Indicator`] is dropped.
 
 mod gpio;
 mod simulated;
@@ -10,9 +12,63 @@ pub use simulated::SimulatedLeds;
 
 use std::time::{Duration, Instant};
 
-use crate::config::{IndicatorConfig, IndicatorKind};
+use serde::{Deserialize, Serialize};
+
+use crate::check_range;
+use crate::config::Invalid;
 use crate::error::Result;
 use crate::mood::Mood;
+
+/// `indicator.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndicatorKind {
+    /// Raspberry Pi GPIO.
+    Rppal,
+    /// LED changes are only logged.
+    Simulated,
+}
+
+/// `[indicator]` (documented in config/moodkiosk.toml).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorSettings {
+    pub kind: IndicatorKind,
+    pub fallback_to_simulated: bool,
+    pub active_low: bool,
+    pub happy_pin: u8,
+    pub not_happy_pin: u8,
+    pub status_pin: u8,
+    pub blink_ms: u64,
+}
+
+impl IndicatorSettings {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
+        let i = self;
+        check_range!(i.happy_pin, 0, 27);
+        check_range!(i.not_happy_pin, 0, 27);
+        check_range!(i.status_pin, 0, 27);
+        check_range!(i.blink_ms, 50, 10_000);
+        if i.not_happy_pin == i.happy_pin {
+            return Err(Invalid::new(
+                "not_happy_pin",
+                "the three LEDs need three different BCM pins; it equals happy_pin",
+            ));
+        }
+        if i.status_pin == i.happy_pin || i.status_pin == i.not_happy_pin {
+            return Err(Invalid::new(
+                "status_pin",
+                "the three LEDs need three different BCM pins; it equals another LED's pin",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Status LED blink half-period.
+    pub fn blink(&self) -> Duration {
+        Duration::from_millis(self.blink_ms)
+    }
+}
 
 /// One of the three LEDs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +99,7 @@ pub trait Leds: Send {
 }
 
 /// Open the configured backend, falling back to the simulated one only when asked to.
-pub fn open(cfg: &IndicatorConfig) -> Result<Box<dyn Leds>> {
+pub fn open(cfg: &IndicatorSettings) -> Result<Box<dyn Leds>> {
     match cfg.kind {
         IndicatorKind::Simulated => Ok(Box::new(SimulatedLeds::new())),
         IndicatorKind::Rppal => match GpioLeds::open(cfg) {
@@ -54,6 +110,19 @@ pub fn open(cfg: &IndicatorConfig) -> Result<Box<dyn Leds>> {
             }
             Err(e) => Err(e),
         },
+    }
+}
+
+/// No lines: between releasing one backend and claiming the next.
+struct Released;
+
+impl Leds for Released {
+    fn set(&mut self, _led: Led, _on: bool) -> Result<()> {
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "none"
     }
 }
 
@@ -87,6 +156,8 @@ pub struct Indicator {
     mood: Option<Mood>,
     status: Status,
     started: Instant,
+    /// What was last logged.
+    logged: Option<LedState>,
 }
 
 impl Indicator {
@@ -98,6 +169,37 @@ impl Indicator {
             mood: None,
             status: Status::Fault,
             started: Instant::now(),
+            logged: None,
+        }
+    }
+
+    /// Switch to `new` settings. The old lines are switched off and released before the new
+    /// ones are claimed (a GPIO pin can be held once: claiming first fails with "pin used"); when
+    /// `new` cannot be opened, `old` is claimed again and the error returned.
+    pub fn reconfigure(
+        &mut self,
+        old: &IndicatorSettings,
+        new: &IndicatorSettings,
+        open: impl Fn(&IndicatorSettings) -> Result<Box<dyn Leds>>,
+    ) -> Result<()> {
+        self.all_off();
+        self.leds = Box::new(Released);
+        self.state = [false; 3];
+        match open(new) {
+            Ok(leds) => {
+                self.leds = leds;
+                self.blink = new.blink();
+                Ok(())
+            }
+            Err(e) => {
+                match open(old) {
+                    Ok(leds) => self.leds = leds,
+                    Err(again) => {
+                        log::error!("LEDs: cannot claim the old lines again either ({again}); LEDs dark until the next reload");
+                    }
+                }
+                Err(e)
+            }
         }
     }
 
@@ -129,8 +231,46 @@ impl Indicator {
         self.status = status;
     }
 
+    /// Log what the LEDs show when it changed (one line per change of state, not per blink).
+    fn log_change(&mut self) {
+        let now = self.state();
+        if self.logged == Some(now) {
+            return;
+        }
+        let level = if now.backend == "simulated" {
+            log::Level::Info
+        } else {
+            log::Level::Debug
+        };
+        let before = self.logged.unwrap_or(LedState {
+            backend: now.backend,
+            happy: false,
+            not_happy: false,
+            status: "off",
+        });
+        let onoff = |b: bool| if b { "on" } else { "off" };
+        for (name, was, is) in [
+            ("happy", before.happy, now.happy),
+            ("not_happy", before.not_happy, now.not_happy),
+        ] {
+            if was != is {
+                log::log!(target: "moodkiosk::led", level, "led {name} {}", onoff(is));
+            }
+        }
+        if before.status != now.status {
+            let shown = if now.status == "steady" {
+                "on"
+            } else {
+                now.status
+            };
+            log::log!(target: "moodkiosk::led", level, "led status {shown}");
+        }
+        self.logged = Some(now);
+    }
+
     /// Apply the state to the lines; call often (every frame or retry tick) so faults blink.
     pub fn refresh(&mut self, now: Instant) {
+        self.log_change();
         let blink_on =
             (now.duration_since(self.started).as_millis() / self.blink.as_millis().max(1)) % 2 == 0;
         let want = [
@@ -153,6 +293,22 @@ impl Indicator {
 
     /// All LEDs off (also done on drop).
     pub fn all_off(&mut self) {
+        if let Some(was) = self.logged.take() {
+            let level = if was.backend == "simulated" {
+                log::Level::Info
+            } else {
+                log::Level::Debug
+            };
+            for (name, lit) in [
+                ("happy", was.happy),
+                ("not_happy", was.not_happy),
+                ("status", was.status != "off"),
+            ] {
+                if lit {
+                    log::log!(target: "moodkiosk::led", level, "led {name} off");
+                }
+            }
+        }
         for (i, led) in Led::ALL.iter().enumerate() {
             if self.state[i] {
                 if let Err(e) = self.leds.set(*led, false) {
@@ -211,6 +367,69 @@ mod tests {
                 (Led::Status, false),
             ]
         );
+    }
+
+    /// GPIO-like lines: a pin can be claimed once until its holder is dropped.
+    struct Claimed {
+        pins: Vec<u8>,
+        held: Arc<Mutex<Vec<u8>>>,
+    }
+    impl Leds for Claimed {
+        fn set(&mut self, _led: Led, _on: bool) -> Result<()> {
+            Ok(())
+        }
+        fn backend(&self) -> &'static str {
+            "claimed"
+        }
+    }
+    impl Drop for Claimed {
+        fn drop(&mut self) {
+            self.held.lock().unwrap().retain(|p| !self.pins.contains(p));
+        }
+    }
+
+    fn settings(pins: [u8; 3]) -> IndicatorSettings {
+        IndicatorSettings {
+            kind: IndicatorKind::Rppal,
+            fallback_to_simulated: false,
+            active_low: false,
+            happy_pin: pins[0],
+            not_happy_pin: pins[1],
+            status_pin: pins[2],
+            blink_ms: 500,
+        }
+    }
+
+    #[test]
+    fn reconfigure_releases_the_old_pins_before_claiming_and_restores_them_on_failure() {
+        let held: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
+        let open = |s: &IndicatorSettings| -> Result<Box<dyn Leds>> {
+            let pins = vec![s.happy_pin, s.not_happy_pin, s.status_pin];
+            let mut h = held.lock().unwrap();
+            if let Some(p) = pins.iter().find(|p| h.contains(p) || **p == 5) {
+                return Err(crate::error::Error::Gpio(format!("pin {p}: pin used")));
+            }
+            h.extend(pins.iter().copied());
+            Ok(Box::new(Claimed {
+                pins,
+                held: held.clone(),
+            }))
+        };
+        let (a, b, bad) = (
+            settings([17, 27, 22]),
+            settings([17, 27, 23]),
+            settings([5, 6, 7]),
+        );
+        let mut ind = Indicator::new(open(&a).unwrap(), a.blink());
+        // Shares two pins with the running settings: works because they are released first.
+        ind.reconfigure(&a, &b, open).unwrap();
+        assert_eq!(ind.backend(), "claimed");
+        assert_eq!(*held.lock().unwrap(), vec![17, 27, 23]);
+        // A failing new set: the old one is claimed again, the error is returned.
+        let e = ind.reconfigure(&b, &bad, open).unwrap_err().to_string();
+        assert!(e.contains("pin 5"), "{e}");
+        assert_eq!(ind.backend(), "claimed");
+        assert_eq!(*held.lock().unwrap(), vec![17, 27, 23]);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Simulated LEDs: every transition is logged (`led <name> on|off`), nothing else.
+//! Simulated LEDs: every line switch is logged at TRACE (the [`super::Indicator`] logs changes of
+//! state at INFO), nothing else.
 
 use super::{Led, Leds};
 use crate::error::Result;
@@ -15,7 +16,7 @@ impl SimulatedLeds {
 
 impl Leds for SimulatedLeds {
     fn set(&mut self, led: Led, on: bool) -> Result<()> {
-        log::info!(target: "moodkiosk::led", "led {} {}", led.name(), if on { "on" } else { "off" });
+        log::trace!(target: "moodkiosk::led", "line {} {}", led.name(), if on { "on" } else { "off" });
         Ok(())
     }
 

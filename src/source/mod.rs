@@ -1,5 +1,5 @@
 //! Frame sources behind one trait: a V4L2 camera, or a replay of image files (demos, tests).
-//! Frames stay in memory. The daemon reopens a failed source every `retry_interval`.
+//! Frames stay in memory. The daemon reopens a failed source every `retry_interval_ms`.
 
 mod replay;
 mod v4l2;
@@ -7,9 +7,15 @@ mod v4l2;
 pub use replay::{list_images, list_images_recursive, ReplaySource};
 pub use v4l2::V4l2Source;
 
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::SourceConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::check_range;
+use crate::config::Invalid;
 use crate::error::Result;
 use crate::frame::Frame;
 
@@ -26,38 +32,91 @@ pub trait FrameSource: Send {
     fn describe(&self) -> String;
 }
 
-/// Build the configured source (not yet opened) and its retry interval.
-pub fn build(cfg: &SourceConfig) -> (Box<dyn FrameSource>, Duration) {
-    match cfg {
-        SourceConfig::V4l2 {
-            device,
-            width,
-            height,
-            fps,
-            format,
-            dequeue_timeout,
-            retry_interval,
-        } => (
-            Box::new(V4l2Source::new(
-                device.clone(),
-                *width,
-                *height,
-                *fps,
-                *format,
-                *dequeue_timeout,
+/// `source.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// A V4L2 camera.
+    V4l2,
+    /// Image files (demos and tests).
+    Replay,
+}
+
+/// `source.format`: the pixel format asked of a V4L2 camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PixelFormat {
+    Auto,
+    Mjpeg,
+    Yuyv,
+    Grey,
+}
+
+/// `[source]` (documented in config/moodkiosk.toml).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSettings {
+    pub kind: SourceKind,
+    pub device: PathBuf,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub format: PixelFormat,
+    pub dequeue_timeout_ms: u64,
+    pub retry_interval_ms: u64,
+    pub replay: Vec<PathBuf>,
+    pub replay_fps: f64,
+    pub replay_loop: bool,
+    pub replay_hold: u32,
+    pub replay_gap: u32,
+}
+
+impl SourceSettings {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
+        let s = self;
+        check_range!(s.width, 32, 4096);
+        check_range!(s.height, 32, 4096);
+        check_range!(s.fps, 1, 120);
+        check_range!(s.dequeue_timeout_ms, 100, 60_000);
+        check_range!(s.retry_interval_ms, 100, 600_000);
+        check_range!(s.replay_fps, 0.1, 240.0);
+        check_range!(s.replay_hold, 1, 10_000);
+        check_range!(s.replay_gap, 0, 10_000);
+        match s.kind {
+            SourceKind::V4l2 if s.device.as_os_str().is_empty() => Err(Invalid::new(
+                "device",
+                "must name a device, e.g. /dev/video0",
             )),
-            *retry_interval,
-        ),
-        SourceConfig::Replay {
-            paths,
-            fps,
-            looped,
-            hold,
-            gap,
-            retry_interval,
-        } => (
-            Box::new(ReplaySource::new(paths.clone(), *fps, *looped).with_hold_gap(*hold, *gap)),
-            *retry_interval,
+            SourceKind::Replay if s.replay.is_empty() => Err(Invalid::new(
+                "replay",
+                "must list at least one image file or folder when source.kind = \"replay\"",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// How often a missing camera is reopened.
+    pub fn retry_interval(&self) -> Duration {
+        Duration::from_millis(self.retry_interval_ms)
+    }
+}
+
+/// Build the configured source (not yet opened). `stop` cuts a replay's wait between frames
+/// short, so that a stop request is never held up by a slow frame rate.
+pub fn build(cfg: &SourceSettings, stop: Arc<AtomicBool>) -> Box<dyn FrameSource> {
+    match cfg.kind {
+        SourceKind::V4l2 => Box::new(V4l2Source::new(
+            cfg.device.clone(),
+            cfg.width,
+            cfg.height,
+            cfg.fps,
+            cfg.format,
+            Duration::from_millis(cfg.dequeue_timeout_ms),
+        )),
+        SourceKind::Replay => Box::new(
+            ReplaySource::new(cfg.replay.clone(), cfg.replay_fps, cfg.replay_loop)
+                .with_hold_gap(cfg.replay_hold, cfg.replay_gap)
+                .with_stop(stop),
         ),
     }
 }

@@ -1,16 +1,18 @@
 //! Replay: image files (or folders of them, sorted by name) delivered as frames at a fixed rate,
 //! once or looping. A file that vanishes or fails to decode is a source error, exactly as an
-//! unplugged camera is, so the daemon's recovery path is exercised without hardware.
+//! unplugged camera is, so the daemon's recovery path is exercised without hardware. Files are
+//! decoded by [`crate::photo::decode`], the one decoder of untrusted images (limits, sniffing).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use image::GrayImage;
 
 use crate::error::{Error, Result};
-use crate::frame::{to_gray, Frame};
-
-const IMAGE_EXT: &[&str] = &["png", "jpg", "jpeg", "bmp", "pgm", "ppm"];
+use crate::frame::Frame;
+use crate::photo::{self, PhotoLimits, IMAGE_EXT};
 
 /// Replays image files as frames.
 pub struct ReplaySource {
@@ -27,13 +29,16 @@ pub struct ReplaySource {
     /// Frames of the current image already delivered (image frames, then gap frames).
     shown: u32,
     current: Option<GrayImage>,
+    stop: Arc<AtomicBool>,
 }
 
 impl ReplaySource {
     pub fn new(paths: Vec<PathBuf>, fps: f64, looped: bool) -> Self {
         ReplaySource {
             paths,
-            period: Duration::from_secs_f64(1.0 / fps.max(0.001)),
+            period: Duration::try_from_secs_f64(1.0 / fps)
+                .unwrap_or(Duration::from_secs(1))
+                .min(Duration::from_secs(10)),
             looped,
             files: Vec::new(),
             pos: 0,
@@ -44,6 +49,24 @@ impl ReplaySource {
             gap: 0,
             shown: 0,
             current: None,
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Cut the wait for the next frame short when `stop` is set.
+    pub fn with_stop(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// Sleep until `due`, in short steps, returning early on a stop request.
+    fn wait_until(&self, due: Instant) {
+        loop {
+            let now = Instant::now();
+            if due <= now || self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep((due - now).min(Duration::from_millis(50)));
         }
     }
 
@@ -148,9 +171,7 @@ impl super::FrameSource for ReplaySource {
         }
         let now = Instant::now();
         if let Some(due) = self.next_due {
-            if due > now {
-                std::thread::sleep(due - now);
-            }
+            self.wait_until(due);
         }
         let due = self.next_due.unwrap_or(now) + self.period;
         self.next_due = Some(due.max(Instant::now() - self.period));
@@ -159,13 +180,10 @@ impl super::FrameSource for ReplaySource {
             Some(img) => GrayImage::from_pixel(img.width(), img.height(), image::Luma([128])),
             None => {
                 let path = self.files[self.pos].clone();
-                let img = image::ImageReader::open(&path)
-                    .map_err(|e| self.error(format!("{}: {e}", path.display())))?
-                    .with_guessed_format()
-                    .map_err(|e| self.error(format!("{}: {e}", path.display())))?
-                    .decode()
+                let bytes = std::fs::read(&path)
                     .map_err(|e| self.error(format!("{}: {e}", path.display())))?;
-                let g = to_gray(&img);
+                let g = photo::decode(&bytes, &PhotoLimits::default())
+                    .map_err(|e| self.error(format!("{}: {e}", path.display())))?;
                 self.current = Some(g.clone());
                 g
             }

@@ -14,9 +14,10 @@ use v4l::video::capture::Parameters;
 use v4l::video::Capture;
 use v4l::{Device, FourCC};
 
-use crate::config::PixelFormat;
+use super::PixelFormat;
 use crate::error::{Error, Result};
-use crate::frame::{gray_from_yuyv, to_gray, Frame};
+use crate::frame::{gray_from_yuyv, Frame};
+use crate::photo::{self, PhotoLimits};
 
 /// An open capture stream and what was negotiated.
 struct Open {
@@ -115,8 +116,7 @@ impl V4l2Source {
     fn decode(&self, o: &Open, data: &[u8]) -> Result<GrayImage> {
         let (w, h) = (o.width, o.height);
         match &o.fourcc {
-            b"MJPG" => image::load_from_memory_with_format(data, image::ImageFormat::Jpeg)
-                .map(|img| to_gray(&img))
+            b"MJPG" => photo::decode(data, &PhotoLimits::default())
                 .map_err(|e| self.err(format!("bad MJPEG frame: {e}"))),
             b"YUYV" => {
                 let stride = o.stride.max(w * 2) as usize;

@@ -3,50 +3,14 @@
 //! the frame loop so that uploads never starve the camera. A full queue answers "busy" at once.
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use tokio::sync::oneshot;
 
-use crate::analyze::{analyze_photo, Analysis};
-use crate::classifier::Classifier;
-use crate::config::DetectorConfig;
+use crate::engine::{Analysis, Analyzer, EngineSlot};
 use crate::error::{Error, Result};
-use crate::face::{self, FaceDetector};
 use crate::photo::{self, PhotoError, PhotoLimits};
-
-/// What uploads are classified with: the daemon's detector settings and classifier.
-#[derive(Clone)]
-pub struct Engine {
-    pub detector: DetectorConfig,
-    pub classifier: Classifier,
-}
-
-/// The current [`Engine`]; the daemon publishes a new one after a reload.
-pub struct EngineSlot {
-    current: RwLock<(u64, Arc<Engine>)>,
-}
-
-impl EngineSlot {
-    pub fn new(engine: Engine) -> Arc<EngineSlot> {
-        Arc::new(EngineSlot {
-            current: RwLock::new((0, Arc::new(engine))),
-        })
-    }
-
-    /// Replace the engine; workers pick it up before their next job.
-    pub fn publish(&self, engine: Engine) {
-        let mut c = self.current.write().unwrap_or_else(|p| p.into_inner());
-        *c = (c.0 + 1, Arc::new(engine));
-    }
-
-    fn get(&self) -> (u64, Arc<Engine>) {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
 
 /// Why an upload got no analysis.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +90,7 @@ fn lower_priority() {
 
 fn work(rx: Arc<Mutex<Receiver<Job>>>, engine: Arc<EngineSlot>, limits: PhotoLimits) {
     lower_priority();
-    let mut detector: Option<(u64, Box<dyn FaceDetector>)> = None;
+    let mut analyzer: Option<(u64, Analyzer)> = None;
     loop {
         let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
             Ok(j) => j,
@@ -135,24 +99,17 @@ fn work(rx: Arc<Mutex<Receiver<Job>>>, engine: Arc<EngineSlot>, limits: PhotoLim
         if job.reply.is_closed() {
             continue; // the client gave up (timeout) while the job waited
         }
-        let (generation, eng) = engine.get();
+        let (generation, engine) = engine.get();
         let result = photo::decode(&job.bytes, &limits)
             .map_err(JobError::from)
             .and_then(|gray| {
-                if detector.as_ref().map(|d| d.0) != Some(generation) {
-                    let d =
-                        face::build(&eng.detector).map_err(|e| JobError::Failed(e.to_string()))?;
-                    detector = Some((generation, d));
+                if analyzer.as_ref().map(|a| a.0) != Some(generation) {
+                    let a = Analyzer::new(engine).map_err(|e| JobError::Failed(e.to_string()))?;
+                    analyzer = Some((generation, a));
                 }
-                let (_, det) = detector.as_mut().expect("built above");
-                analyze_photo(
-                    &gray,
-                    det.as_mut(),
-                    &eng.classifier,
-                    eng.detector.max_faces,
-                    eng.detector.crop_margin,
-                )
-                .map_err(|e| JobError::Failed(e.to_string()))
+                let (_, a) = analyzer.as_mut().expect("built above");
+                a.analyze_photo(&gray)
+                    .map_err(|e| JobError::Failed(e.to_string()))
             });
         let _ = job.reply.send(result);
     }

@@ -14,15 +14,76 @@ pub mod today;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use crate::config::WebConfig;
+use crate::check_range;
+use crate::config::{Invalid, Secret};
+use crate::engine::EngineSlot;
 use crate::error::{Error, Result};
-use crate::photo::PhotoLimits;
 use crate::telemetry::Telemetry;
 
-pub use jobs::{Engine, EngineSlot};
+pub use routes::{router, AppState};
+
+/// Shortest access token accepted.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// `[web]` (documented in config/moodkiosk.toml).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSettings {
+    pub enabled: bool,
+    pub bind: SocketAddr,
+    /// Required on every request but `/healthz` when set; always set for a non-loopback bind.
+    pub token: Secret,
+    pub max_upload_mb: u32,
+    pub max_megapixels: u32,
+    pub max_concurrent: u32,
+    pub max_queued: u32,
+    pub request_timeout_s: u64,
+}
+
+impl WebSettings {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
+        let w = self;
+        check_range!(w.max_upload_mb, 1, 200);
+        check_range!(w.max_megapixels, 1, 400);
+        check_range!(w.max_concurrent, 1, 16);
+        check_range!(w.max_queued, 0, 256);
+        check_range!(w.request_timeout_s, 1, 3600);
+        if let Some(t) = w.token.expose() {
+            if t.len() < MIN_TOKEN_LEN || t.chars().any(|c| !c.is_ascii_graphic()) {
+                return Err(Invalid::new("token", format!(
+                    "must be at least {MIN_TOKEN_LEN} printable ASCII characters without spaces; make one with `openssl rand -hex 16`"
+                )));
+            }
+        }
+        if w.enabled && !w.bind.ip().is_loopback() && w.token.expose().is_none() {
+            return Err(Invalid::new("token", format!(
+                "required because web.bind {} is reachable from other machines; set a random token (`openssl rand -hex 16`) or bind to 127.0.0.1",
+                w.bind
+            )));
+        }
+        Ok(())
+    }
+
+    /// Largest request body.
+    pub fn max_upload_bytes(&self) -> usize {
+        self.max_upload_mb as usize * 1024 * 1024
+    }
+
+    /// Largest decoded photo.
+    pub fn max_pixels(&self) -> u64 {
+        self.max_megapixels as u64 * 1_000_000
+    }
+
+    /// Whole-request time limit.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_s)
+    }
+}
 
 /// The running server; stops when dropped.
 pub struct WebServer {
@@ -34,7 +95,7 @@ pub struct WebServer {
 impl WebServer {
     /// Bind (errors here are start-up errors) and serve on a thread of its own.
     pub fn start(
-        cfg: &WebConfig,
+        cfg: &WebSettings,
         telemetry: Arc<Telemetry>,
         engine: Arc<EngineSlot>,
     ) -> Result<WebServer> {
@@ -45,19 +106,7 @@ impl WebServer {
         let listener = std::net::TcpListener::bind(cfg.bind).map_err(bind_err)?;
         listener.set_nonblocking(true).map_err(bind_err)?;
         let addr = listener.local_addr().map_err(bind_err)?;
-        let workers = jobs::Workers::start(
-            cfg.max_concurrent,
-            cfg.max_queued,
-            engine,
-            PhotoLimits {
-                max_pixels: cfg.max_pixels,
-            },
-        )?;
-        let app = routes::router(routes::AppState {
-            telemetry,
-            workers: Arc::new(workers),
-            cfg: Arc::new(cfg.clone()),
-        });
+        let app = router(AppState::new(cfg, telemetry, engine)?);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -17,16 +17,41 @@ use chrono::Local;
 use serde_json::json;
 
 use super::jobs::{JobError, Workers};
-use super::today;
-use crate::config::WebConfig;
-use crate::photo::PhotoError;
+use super::{today, WebSettings};
+use crate::engine::EngineSlot;
+use crate::error::Result;
+use crate::photo::{PhotoError, PhotoLimits};
 use crate::telemetry::Telemetry;
 
+/// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub telemetry: Arc<Telemetry>,
     pub workers: Arc<Workers>,
-    pub cfg: Arc<WebConfig>,
+    pub cfg: Arc<WebSettings>,
+}
+
+impl AppState {
+    /// Start the upload workers; the state for [`router`] (in-process tests build it too).
+    pub fn new(
+        cfg: &WebSettings,
+        telemetry: Arc<Telemetry>,
+        engine: Arc<EngineSlot>,
+    ) -> Result<AppState> {
+        let workers = Workers::start(
+            cfg.max_concurrent as usize,
+            cfg.max_queued as usize,
+            engine,
+            PhotoLimits {
+                max_pixels: cfg.max_pixels(),
+            },
+        )?;
+        Ok(AppState {
+            telemetry,
+            workers: Arc::new(workers),
+            cfg: Arc::new(cfg.clone()),
+        })
+    }
 }
 
 /// Pages and assets, compiled in.
@@ -66,11 +91,12 @@ const ASSETS: &[(&str, &str, &str)] = &[
 const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; \
                    script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'";
 
+/// The whole app: pages, API and guards.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route(
             "/api/classify",
-            post(classify).layer(DefaultBodyLimit::max(state.cfg.max_upload_bytes)),
+            post(classify).layer(DefaultBodyLimit::max(state.cfg.max_upload_bytes())),
         )
         .route("/api/status", get(status))
         .route("/api/today", get(today_handler))
@@ -108,14 +134,14 @@ fn error(status: StatusCode, code: &str, msg: impl std::fmt::Display) -> Respons
 
 /// Request timeout and security headers on everything.
 async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let mut resp = match tokio::time::timeout(s.cfg.request_timeout, next.run(req)).await {
+    let mut resp = match tokio::time::timeout(s.cfg.request_timeout(), next.run(req)).await {
         Ok(r) => r,
         Err(_) => error(
             StatusCode::REQUEST_TIMEOUT,
             "timeout",
             format!(
                 "the request took longer than {} s (web.request_timeout_s)",
-                s.cfg.request_timeout.as_secs()
+                s.cfg.request_timeout_s
             ),
         ),
     };
@@ -144,7 +170,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// With `web.token` set, API calls carry it as `Authorization: Bearer <token>` or `?token=`.
 async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(token) = s.cfg.token.as_deref() else {
+    let Some(token) = s.cfg.token.expose() else {
         return next.run(req).await;
     };
     let from_header = req
@@ -228,7 +254,7 @@ async fn classify(State(s): State<AppState>, req: Request) -> Response {
 }
 
 async fn classify_inner(s: &AppState, req: Request, t0: Instant) -> Response {
-    let max = s.cfg.max_upload_bytes;
+    let max = s.cfg.max_upload_bytes();
     if content_length(req.headers()).is_some_and(|n| n > max as u64) {
         return too_large(max); // refused before reading a byte
     }
@@ -334,8 +360,8 @@ async fn status(State(s): State<AppState>) -> Response {
         "faces": faces,
         "journal": {"dir": st.journal_dir, "backlog": st.journal_backlog},
         "limits": {
-            "max_upload_mb": s.cfg.max_upload_bytes / (1024 * 1024),
-            "max_megapixels": s.cfg.max_pixels / 1_000_000,
+            "max_upload_mb": s.cfg.max_upload_mb,
+            "max_megapixels": s.cfg.max_megapixels,
         },
     }))
     .into_response()

@@ -27,7 +27,8 @@ FP_COLS = [
     "fp_disgust", "fp_fear", "fp_contempt", "fp_unknown", "fp_NF",
 ]
 EMOTION_VOTES = FP_COLS[:8]
-IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm"}
+# The same list as the daemon's (src/photo.rs IMAGE_EXT: the formats it decodes); tests/parity.rs checks.
+IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm"}
 
 
 @dataclass

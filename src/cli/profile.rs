@@ -9,9 +9,9 @@ use std::time::Instant;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::plan::{eval, SimpleState};
 
-use crate::classifier::Classifier;
-use crate::error::{Error, Result};
-use crate::preprocess::SIZE;
+use moodkiosk::classifier::Classifier;
+use moodkiosk::error::{Error, Result};
+use moodkiosk::preprocess::SIZE;
 
 /// Mean time of one kind of operator over the profiled runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,13 +165,11 @@ pub fn profile(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ModelRef;
+    use moodkiosk::config::ModelRef;
 
     #[test]
     fn builtin_profile_names_the_convolutions_and_their_kernels() {
-        let Ok(c) = Classifier::load(&ModelRef::Builtin) else {
-            return; // built without models/ (checked by the classifier tests)
-        };
+        let c = Classifier::load(&ModelRef::Builtin).expect("the builtin model is compiled in");
         let input = vec![0.5; SIZE * SIZE];
         let p = profile(&c, &input, 3, 1).unwrap();
         assert_eq!(p.runs, 3);
@@ -180,7 +178,7 @@ mod tests {
         assert!(nodes("OptMatMul") >= 35, "{}", p.report(5));
         let kernels = p.kernels();
         assert!(kernels.iter().all(|k| k.contains("mmm")), "{kernels:?}");
-        if crate::classifier::BUILTIN_MODEL.contains("int8") {
+        if moodkiosk::classifier::BUILTIN_MODEL.contains("int8") {
             // Integer products for the quantized convolutions, float ones for the stem and head.
             assert!(kernels.iter().any(|k| k.contains("mmm_i32")), "{kernels:?}");
             assert!(nodes("QuantizeLinearI8") > 0, "{}", p.report(5));

@@ -1,27 +1,17 @@
-//! `moodkiosk eval`: score a classifier through tract, with the daemon's own preprocessing, on
-//! the FER2013 folder (`index.csv`, FER+ or FER labels, test split de-duplicated against the
-//! training data exactly as the model factory does) or on an image folder of face crops.
+//! `moodkiosk eval`: score a classifier through tract, with the daemon's own preprocessing and
+//! decoder, on a test-set manifest written by the model factory (`training/run.sh manifest`:
+//! which FER2013 rows are usable, the happy rule and the de-duplication live there, once) or on
+//! an image folder of face crops (`happy/` + `not_happy/`, or the seven emotion folders).
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::classifier::Classifier;
-use crate::error::{Error, Result};
-use crate::frame::to_gray;
-use crate::mood::{Mood, Prediction};
-
-/// Which labels define "happy" for FER2013.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Labels {
-    /// FER+ votes: happy when happiness votes are at least half of the emotion votes.
-    Ferplus,
-    /// The original FER2013 label.
-    Fer,
-}
+use moodkiosk::classifier::Classifier;
+use moodkiosk::error::{Error, Result};
+use moodkiosk::mood::{Mood, Prediction};
+use moodkiosk::photo::{self, PhotoLimits};
 
 /// One image to score.
 #[derive(Debug, Clone)]
@@ -31,13 +21,10 @@ pub struct Item {
     pub happy: bool,
 }
 
-/// What was loaded and what was left out.
-#[derive(Debug, Clone, Serialize)]
+/// The images to score.
+#[derive(Debug, Clone)]
 pub struct Selection {
-    #[serde(skip)]
     pub items: Vec<Item>,
-    pub removed_duplicates_of_training: usize,
-    pub removed_unusable: usize,
 }
 
 /// Per-class scores.
@@ -53,9 +40,8 @@ pub struct ClassScores {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub model: String,
+    /// The manifest or folder scored.
     pub data: String,
-    pub split: String,
-    pub labels: String,
     pub n: usize,
     pub accuracy: f64,
     pub balanced_accuracy: f64,
@@ -63,8 +49,6 @@ pub struct Report {
     pub happy: ClassScores,
     /// Rows: true [not_happy, happy]; columns: predicted.
     pub confusion: [[usize; 2]; 2],
-    pub removed_duplicates_of_training: usize,
-    pub removed_unusable: usize,
     pub unreadable: usize,
     pub seconds: f64,
     /// Label agreement with a second model (`eval --agree-with`).
@@ -72,122 +56,62 @@ pub struct Report {
     pub agreement: Option<Agreement>,
 }
 
-/// Select the evaluation images.
-pub fn select(data: &Path, split: &str, labels: Labels) -> Result<Selection> {
-    if data.join("index.csv").is_file() {
-        select_fer(data, split, labels)
-    } else if data.is_dir() {
-        select_folder(data, split)
-    } else {
-        Err(Error::Data {
-            path: data.to_path_buf(),
-            msg: "not found: pass the fer2013 folder (with index.csv, e.g. ../shared/data/fer2013) or an image folder with happy/ and not_happy/".into(),
-        })
-    }
-}
-
-fn select_fer(root: &Path, split: &str, labels: Labels) -> Result<Selection> {
-    let path = root.join("index.csv");
+/// The images a manifest lists: CSV with `path` (relative to the manifest's folder, or
+/// absolute) and `label` (`happy` or `not_happy`); other columns (`group`) are ignored here.
+pub fn from_manifest(manifest: &Path) -> Result<Selection> {
     let bad = |msg: String| Error::Data {
-        path: path.clone(),
+        path: manifest.to_path_buf(),
         msg,
     };
-    let mut rdr = csv::Reader::from_path(&path).map_err(|e| bad(e.to_string()))?;
+    let base = manifest.parent().unwrap_or(Path::new(""));
+    let mut rdr = csv::Reader::from_path(manifest).map_err(|e| bad(e.to_string()))?;
     let headers = rdr.headers().map_err(|e| bad(e.to_string()))?.clone();
     let col = |name: &str| {
         headers
             .iter()
             .position(|h| h == name)
-            .ok_or_else(|| bad(format!("column {name} missing")))
+            .ok_or_else(|| bad(format!("column {name} missing (path,label[,group])")))
     };
-    let c_usage = col("usage")?;
-    let c_path = col("path")?;
-    let c_source = col("source")?;
-    let c_blank = col("blank")?;
-    let c_group = col("dup_group")?;
-    let c_class = col("fer_class")?;
-    let vote_cols: Vec<usize> = [
-        "fp_neutral",
-        "fp_happiness",
-        "fp_surprise",
-        "fp_sadness",
-        "fp_anger",
-        "fp_disgust",
-        "fp_fear",
-        "fp_contempt",
-        "fp_unknown",
-        "fp_NF",
-    ]
-    .iter()
-    .map(|c| col(c))
-    .collect::<Result<_>>()?;
-    let mut kept: Vec<(String, String, Option<String>, bool)> = Vec::new(); // usage, path, group, happy
-    let mut unusable = 0;
-    for rec in rdr.records() {
+    let (c_path, c_label) = (col("path")?, col("label")?);
+    let mut items = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
         let r = rec.map_err(|e| bad(e.to_string()))?;
-        let votes: Vec<u32> = vote_cols
-            .iter()
-            .map(|&i| r[i].parse::<f64>().unwrap_or(0.0) as u32)
-            .collect();
-        let usable = r[c_source] != *"jpeg_q95_decoded"
-            && &r[c_blank] != "1"
-            && !(votes[9] > 0 && votes[9] >= *votes[..9].iter().max().unwrap_or(&0));
-        let happy = match labels {
-            Labels::Fer => Some(&r[c_class] == "happy"),
-            Labels::Ferplus => {
-                let total: u32 = votes[..8].iter().sum();
-                (total > 0).then_some(2 * votes[1] >= total)
+        let happy = match &r[c_label] {
+            "happy" => true,
+            "not_happy" => false,
+            other => {
+                return Err(bad(format!(
+                    "row {}: label must be happy or not_happy, got {other:?}",
+                    i + 2
+                )))
             }
         };
-        match (usable, happy) {
-            (true, Some(h)) => {
-                let g = (!r[c_group].is_empty()).then(|| r[c_group].to_string());
-                kept.push((r[c_usage].to_string(), r[c_path].to_string(), g, h));
-            }
-            _ => {
-                if &r[c_usage] == split {
-                    unusable += 1;
-                }
-            }
-        }
-    }
-    let train_groups: HashSet<&str> = kept
-        .iter()
-        .filter(|k| k.0 != split)
-        .filter_map(|k| k.2.as_deref())
-        .collect();
-    let mut items = Vec::new();
-    let mut dups = 0;
-    for (usage, p, g, h) in &kept {
-        if usage != split {
-            continue;
-        }
-        if g.as_deref()
-            .map(|g| train_groups.contains(g))
-            .unwrap_or(false)
-        {
-            dups += 1;
-            continue;
-        }
         items.push(Item {
-            id: p.clone(),
-            path: root.join(p),
-            happy: *h,
+            id: r[c_path].to_string(),
+            path: base.join(&r[c_path]),
+            happy,
         });
     }
     if items.is_empty() {
-        return Err(bad(format!(
-            "no usable images in split {split:?} (splits: Training, PublicTest, PrivateTest)"
-        )));
+        return Err(bad("lists no images".into()));
     }
-    Ok(Selection {
-        items,
-        removed_duplicates_of_training: dups,
-        removed_unusable: unusable,
-    })
+    Ok(Selection { items })
 }
 
-fn select_folder(root: &Path, split: &str) -> Result<Selection> {
+/// The face crops of an image folder: `DIR/happy`, `DIR/not_happy` (or emotion folders), or
+/// the same under `DIR/<split>`.
+pub fn select_folder(root: &Path, split: &str) -> Result<Selection> {
+    if !root.is_dir() {
+        return Err(Error::Data {
+            path: root.to_path_buf(),
+            msg: "not a folder: pass an image folder with happy/ and not_happy/, or --manifest"
+                .into(),
+        });
+    }
+    folder(root, split)
+}
+
+fn folder(root: &Path, split: &str) -> Result<Selection> {
     let base = if root.join(split).is_dir() {
         root.join(split)
     } else {
@@ -215,7 +139,7 @@ fn select_folder(root: &Path, split: &str) -> Result<Selection> {
             | "surprise" | "neutral" => false,
             _ => continue,
         };
-        let files = crate::source::list_images_recursive(&d);
+        let files = moodkiosk::source::list_images_recursive(&d);
         for f in files {
             let id = f.strip_prefix(root).unwrap_or(&f).display().to_string();
             items.push(Item { id, path: f, happy });
@@ -227,22 +151,20 @@ fn select_folder(root: &Path, split: &str) -> Result<Selection> {
             msg: "no images in happy/ or not_happy/ (or emotion) folders".into(),
         });
     }
-    Ok(Selection {
-        items,
-        removed_duplicates_of_training: 0,
-        removed_unusable: 0,
-    })
+    Ok(Selection { items })
 }
 
 /// P(happy) of every item, in order, on `threads` threads (NaN when unreadable).
 pub fn predict(classifier: &Classifier, sel: &Selection, threads: usize) -> Vec<f32> {
     let one = |it: &Item| -> f32 {
-        let p = image::open(&it.path)
-            .map_err(|e| Error::Image {
+        let p = std::fs::read(&it.path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| photo::decode(&b, &PhotoLimits::default()).map_err(|e| e.to_string()))
+            .map_err(|msg| Error::Image {
                 name: it.id.clone(),
-                msg: e.to_string(),
+                msg,
             })
-            .and_then(|img| classifier.classify(&to_gray(&img)));
+            .and_then(|gray| classifier.classify(&gray));
         match p {
             Ok(pred) => pred.p_happy,
             Err(e) => {
@@ -359,8 +281,6 @@ pub fn score(sel: &Selection, probs: &[f32]) -> Report {
     Report {
         model: String::new(),
         data: String::new(),
-        split: String::new(),
-        labels: String::new(),
         n,
         accuracy: if n > 0 {
             (cm[0][0] + cm[1][1]) as f64 / n as f64
@@ -371,8 +291,6 @@ pub fn score(sel: &Selection, probs: &[f32]) -> Report {
         not_happy: nh,
         happy: h,
         confusion: cm,
-        removed_duplicates_of_training: sel.removed_duplicates_of_training,
-        removed_unusable: sel.removed_unusable,
         unreadable,
         seconds: 0.0,
         agreement: None,
@@ -383,8 +301,8 @@ impl Report {
     /// Human-readable table.
     pub fn to_text(&self) -> String {
         let mut s = format!(
-            "model {}\ndata {} split {} labels {}: {} images ({} duplicates of training removed, {} unusable rows left out)\n\n",
-            self.model, self.data, self.split, self.labels, self.n, self.removed_duplicates_of_training, self.removed_unusable
+            "model {}\ndata {}: {} images\n\n",
+            self.model, self.data, self.n
         );
         s += &format!(
             "accuracy           {:.2}%\nbalanced accuracy  {:.2}%\n\n",
@@ -435,9 +353,26 @@ mod tests {
                     happy,
                 })
                 .collect(),
-            removed_duplicates_of_training: 0,
-            removed_unusable: 0,
         }
+    }
+
+    #[test]
+    fn manifest_paths_are_relative_to_the_manifest_and_labels_are_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path().join("test.csv");
+        std::fs::write(&m, "path,label,group\na/1.png,happy,3\nb.png,not_happy,4\n").unwrap();
+        let s = from_manifest(&m).unwrap();
+        assert_eq!(s.items.len(), 2);
+        assert_eq!(s.items[0].path, d.path().join("a/1.png"));
+        assert!(s.items[0].happy && !s.items[1].happy);
+        std::fs::write(&m, "path,label\na.png,smiling\n").unwrap();
+        let e = from_manifest(&m).unwrap_err().to_string();
+        assert!(e.contains("row 2") && e.contains("smiling"), "{e}");
+        std::fs::write(&m, "file,label\n").unwrap();
+        assert!(from_manifest(&m)
+            .unwrap_err()
+            .to_string()
+            .contains("column path"));
     }
 
     #[test]

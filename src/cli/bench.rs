@@ -7,13 +7,15 @@ use std::time::{Duration, Instant};
 use image::{GrayImage, ImageFormat, Luma};
 use serde::Serialize;
 
-use crate::analyze::analyze;
-use crate::classifier::Classifier;
-use crate::config::{DetectorConfig, ModelRef};
-use crate::error::{Error, Result};
-use crate::face::{self, largest};
-use crate::photo::{self, PhotoLimits};
-use crate::preprocess::{crop_face, to_input};
+use std::sync::Arc;
+
+use moodkiosk::classifier::Classifier;
+use moodkiosk::config::{DetectorSettings, ModelRef};
+use moodkiosk::engine::{Analyzer, Engine};
+use moodkiosk::error::{Error, Result};
+use moodkiosk::face::{self, largest};
+use moodkiosk::photo::{self, PhotoLimits};
+use moodkiosk::preprocess::{crop_face, to_input};
 
 /// Latency statistics in milliseconds.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -73,7 +75,7 @@ pub fn camera_frame(photo: &GrayImage) -> Result<Vec<u8>> {
 
 /// The classifier input the bench times: the frame's (JPEG bytes) largest face, preprocessed, or
 /// the frame centre when no face is found.
-pub fn face_input(frame: &[u8], detector: &DetectorConfig) -> Result<Vec<f32>> {
+pub fn face_input(frame: &[u8], detector: &DetectorSettings) -> Result<Vec<f32>> {
     let mut det = face::build(detector)?;
     Ok(face_input_with(frame, det.as_mut(), detector)?.0)
 }
@@ -81,7 +83,7 @@ pub fn face_input(frame: &[u8], detector: &DetectorConfig) -> Result<Vec<f32>> {
 fn face_input_with(
     frame: &[u8],
     det: &mut dyn face::FaceDetector,
-    detector: &DetectorConfig,
+    detector: &DetectorSettings,
 ) -> Result<(Vec<f32>, usize)> {
     let gray = photo::decode(frame, &PhotoLimits::default()).map_err(|e| Error::Image {
         name: "bench frame".into(),
@@ -99,7 +101,7 @@ fn face_input_with(
 /// models take turns run by run, so that machine noise falls on all of them alike.
 pub fn bench_models(
     models: &[ModelRef],
-    detector: &DetectorConfig,
+    detector: &DetectorSettings,
     frame: &[u8],
     runs: usize,
     warmup: usize,
@@ -116,6 +118,15 @@ pub fn bench_models(
         let c = Classifier::load(m)?;
         loaded.push((c, t0.elapsed().as_secs_f64() * 1e3));
     }
+    let mut analyzers = loaded
+        .iter()
+        .map(|(c, _)| {
+            Analyzer::new(Arc::new(Engine {
+                classifier: c.clone(),
+                detector: detector.clone(),
+            }))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut face_times = vec![Vec::with_capacity(runs); models.len()];
     let mut frame_times = vec![Vec::with_capacity(runs); models.len()];
     for i in 0..warmup + runs {
@@ -128,16 +139,10 @@ pub fn bench_models(
         }
     }
     for i in 0..warmup + runs {
-        for (k, (c, _)) in loaded.iter().enumerate() {
+        for (k, a) in analyzers.iter_mut().enumerate() {
             let t = Instant::now();
             let g = photo::decode(frame, &PhotoLimits::default()).map_err(image_err)?;
-            analyze(
-                &g,
-                det.as_mut(),
-                c,
-                detector.max_faces,
-                detector.crop_margin,
-            )?;
+            a.analyze(&g)?;
             if i >= warmup {
                 frame_times[k].push(t.elapsed());
             }

@@ -1,0 +1,104 @@
+//! The command line: clap definitions (also the source of the man page and the completions).
+
+pub mod bench;
+pub mod classify;
+pub mod eval;
+pub mod profile;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Mood kiosk: camera -> face -> happy / not happy -> LEDs and mood journal.
+///
+/// Read the README before deploying: inferring emotions in workplaces and education
+/// institutions is prohibited in the EU (AI Act, Art. 5(1)(f)) except for medical or safety reasons.
+#[derive(Parser)]
+#[command(name = "moodkiosk", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Run the daemon with a config file (SIGHUP reloads it, SIGTERM/SIGINT stop cleanly).
+    Run {
+        /// The TOML config file (documented in config/moodkiosk.toml).
+        #[arg(long, short, default_value = "/etc/moodkiosk/moodkiosk.toml")]
+        config: PathBuf,
+    },
+    /// Find the faces in photos and classify each: box, mood, confidence.
+    Classify(classify::Args),
+    /// Time classifier models: latency per face and per 640x480 camera frame, one thread.
+    Bench {
+        /// Classifier models (.onnx); ratios are against the first. Default: the builtin model.
+        models: Vec<PathBuf>,
+        /// Photo the bench frame is made from (scaled into a 640x480 JPEG).
+        #[arg(long, default_value = "assets/astronaut.png")]
+        photo: PathBuf,
+        /// Timed runs per measurement.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+        /// Untimed runs before timing.
+        #[arg(long, default_value_t = 30)]
+        warmup: u32,
+        /// Also write one JSON object per model to this file (for training/bench_ort.py).
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Also print each model's op-level profile (time per operator and per node, with the
+        /// matrix-product kernels tract picked), over --runs runs.
+        #[arg(long)]
+        profile: bool,
+    },
+    /// Validate a config file and print the effective configuration (secrets redacted).
+    CheckConfig {
+        /// The TOML config file.
+        config: PathBuf,
+        /// Also load the models, open the journal folder for writing and open the camera and
+        /// the LEDs once, naming what fails.
+        #[arg(long)]
+        probe: bool,
+    },
+    /// Score a classifier on a test-set manifest (from the model factory) or a folder of face crops.
+    Eval {
+        /// CSV of `path,label[,group]` written by `training/run.sh manifest` (FER2013 test set).
+        #[arg(long, conflicts_with = "data", required_unless_present = "data")]
+        manifest: Option<PathBuf>,
+        /// A folder with happy/ and not_happy/ (or the seven emotion folders), optionally
+        /// under split folders (see --split).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Split folder under --data to score, when it has one.
+        #[arg(long, default_value = "PrivateTest")]
+        split: String,
+        /// Classifier model (.onnx); default: the builtin model.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Write `id,label,p_happy` per image to this CSV file.
+        #[arg(long)]
+        per_image: Option<PathBuf>,
+        /// Also score this model on the same images and report how often the labels agree
+        /// (e.g. the fp32 model, to check the int8 one).
+        #[arg(long)]
+        agree_with: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
+        /// Score only the first N selected images (quick checks).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Print the man page (roff) to standard output.
+    #[command(hide = true)]
+    Man,
+    /// Print shell completions to standard output.
+    #[command(hide = true)]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}

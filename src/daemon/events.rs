@@ -1,0 +1,113 @@
+//! Where the frame loop reports what happens: each event goes to the log (once per change),
+//! the telemetry (status page, /metrics) and systemd (STATUS=, READY=, WATCHDOG=) from one
+//! method here, so the loop itself only says what happened.
+
+use std::sync::Arc;
+
+use crate::engine::Analysis;
+use crate::indicator::LedState;
+use crate::notify::Notifier;
+use crate::telemetry::Telemetry;
+use crate::tracker::Decision;
+
+/// The daemon's outward voice.
+pub struct Events {
+    telemetry: Arc<Telemetry>,
+    notifier: Notifier,
+    /// `camera up` or `camera down: why`, for STATUS=.
+    camera: String,
+    visitors_today: u32,
+    ready_sent: bool,
+}
+
+impl Events {
+    pub fn new(telemetry: Arc<Telemetry>, notifier: Notifier) -> Events {
+        Events {
+            telemetry,
+            notifier,
+            camera: "camera not opened yet".into(),
+            visitors_today: 0,
+            ready_sent: false,
+        }
+    }
+
+    /// One line for systemd's status: the camera and today's visitors.
+    fn status(&mut self) {
+        let line = format!("{}; visitors today {}", self.camera, self.visitors_today);
+        self.notifier.status(&line);
+    }
+
+    /// The loop is alive (watchdog and /healthz).
+    pub fn tick(&mut self) {
+        self.notifier.watchdog();
+        self.telemetry.tick();
+    }
+
+    /// The camera opened; `reconnect` when it had been up before.
+    pub fn camera_up(&mut self, source: String, reconnect: bool) {
+        log::info!("camera up: {source}");
+        self.telemetry.camera_up(source, reconnect);
+        self.camera = "camera up".into();
+        self.status();
+    }
+
+    /// The camera could not be opened (`lost`: it was delivering frames until now).
+    pub fn camera_down(&mut self, why: &str, lost: bool, retry_ms: u128) {
+        let what = if lost { "camera lost" } else { "camera down" };
+        log::warn!("{what}: {why}; retrying every {retry_ms} ms");
+        self.telemetry.camera_down(why.to_string());
+        self.camera = format!("camera down: {why}");
+        self.status();
+    }
+
+    /// A frame went through the pipeline; the first one tells systemd the service is ready.
+    pub fn frame(&mut self, a: &Analysis, detected: bool) {
+        self.telemetry.frame(a, detected);
+        if !self.ready_sent {
+            let line = format!("{}; visitors today {}", self.camera, self.visitors_today);
+            self.notifier.ready(&line);
+            self.ready_sent = true;
+        }
+    }
+
+    /// A visitor's steady mood (already written to the journal, `backlog` records waiting).
+    pub fn decision(&mut self, d: &Decision, visitors_today: u32, backlog: usize) {
+        log::info!(
+            "visitor: {} (confidence {:.2}, {} frames, face {} px)",
+            d.mood,
+            d.confidence,
+            d.frames,
+            d.face_px
+        );
+        self.visitors_today = visitors_today;
+        self.telemetry
+            .decision(d.mood, d.confidence, visitors_today);
+        self.telemetry.journal_backlog(backlog);
+        self.status();
+    }
+
+    /// Visitors who left undecided, and the day's count (0 after midnight).
+    pub fn visitors(&mut self, undecided: u32, visitors_today: u32) {
+        self.visitors_today = visitors_today;
+        self.telemetry.visitors(undecided, visitors_today);
+    }
+
+    /// A summary was written.
+    pub fn journal_backlog(&mut self, backlog: usize) {
+        self.telemetry.journal_backlog(backlog);
+    }
+
+    pub fn leds(&mut self, leds: LedState) {
+        self.telemetry.leds(leds);
+    }
+
+    /// A reload applied: what the status page names.
+    pub fn reloaded(&mut self, model: String, journal_dir: std::path::PathBuf) {
+        self.telemetry.model(model);
+        self.telemetry.journal_dir(journal_dir);
+    }
+
+    pub fn stopping(&mut self) {
+        self.notifier.stopping();
+    }
+}
