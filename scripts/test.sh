@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
-cargo test --release --locked -- --test-threads 2
+cargo test --release --locked -- --include-ignored --test-threads 2
 if [ -x /usr/bin/qemu-aarch64-static ] && [ -x /usr/bin/aarch64-linux-gnu-gcc ] && [ -d /usr/lib/rustlib/aarch64-unknown-linux-gnu ]; then
   cross/build-aarch64.sh
 else

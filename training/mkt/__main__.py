@@ -2,6 +2,9 @@
 
 Stages (each runs alone and resumes; ``all`` runs them in order):
   prepare  read the data, clean it, build folds and the de-duplicated test set -> work/data.npz
+           (and its manifest, work/test_manifest.csv)
+  manifest only the test-set manifest (path,label,group) for `moodkiosk eval --manifest`, from
+           index.csv alone
   compare  width 0.5 vs 1.0 on fold 0 -> work/compare.json
   fit      final model on the whole training pool -> work/fit/
   export   ONNX fp32 into models/, then the quantize stage
@@ -29,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mkt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", nargs="?", default="all",
-                    choices=["all", "prepare", "compare", "fit", "export", "quantize", "cv", "report"])
+                    choices=["all", "prepare", "manifest", "compare", "fit", "export", "quantize", "cv", "report"])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013",
                     help="fer2013 folder with index.csv, a Kaggle fer2013.csv, or an image folder")
     ap.add_argument("--ferplus", type=Path, help="fer2013new.csv for a Kaggle fer2013.csv")
@@ -39,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="extra image folder(s) (happy/ + not_happy/) added to the training pool")
     ap.add_argument("--work", type=Path, default=ROOT / "training" / "work", help="checkpoints and caches")
     ap.add_argument("--out", type=Path, default=ROOT / "models", help="where models, card and report go")
+    ap.add_argument("--manifest", type=Path, help="where the test-set manifest goes (default: work/test_manifest.csv)")
     ap.add_argument("--width", default="auto", help="0.5, 1.0 or auto (from the compare stage)")
     ap.add_argument("--epochs", type=int, default=6, help="epochs of the final fit")
     ap.add_argument("--cv-epochs", type=int, default=4, help="epochs per cross-validation fold")

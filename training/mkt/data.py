@@ -13,6 +13,7 @@ preprocessing spec (``preprocess.py``), plus the counts of rows each cleaning ru
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,8 +51,12 @@ def _happy_from_votes(votes: list[int], threshold: float = 0.5) -> int | None:
     return int(emo[1] / total >= threshold)
 
 
-def load_fer_dir(root: Path, labels: str = "ferplus") -> Dataset:
-    """The ``../shared/data/fer2013`` layout (index.csv + PNG files)."""
+def select_fer_rows(root: Path, labels: str = "ferplus") -> tuple[list[tuple[dict, int]], dict[str, int]]:
+    """The usable rows of ``index.csv`` with their happy target (1/0), and what each rule removed.
+
+    The one place of the FER2013 selection rules: JPEG-only rows, blank images, rows whose FER+
+    votes say "not a face", and the happy rule (FER+ votes, or the original label).
+    """
     rows = list(csv.DictReader(open(root / "index.csv", newline="")))
     removed = {"jpeg_only": 0, "blank": 0, "not_a_face": 0, "no_ferplus_votes": 0}
     keep = []
@@ -74,10 +79,11 @@ def load_fer_dir(root: Path, labels: str = "ferplus") -> Dataset:
         else:
             y = int(r["fer_class"] == "happy")
         keep.append((r, y))
-    n = len(keep)
-    raw = np.zeros((n, 48, 48), dtype=np.uint8)
-    for i, (r, _) in enumerate(keep):
-        raw[i] = _read_gray(root / r["path"])
+    return keep, removed
+
+
+def fer_groups(keep: list[tuple[dict, int]]) -> np.ndarray:
+    """Duplicate group per kept row (``dup_group``); rows without one get a group of their own."""
     next_group = 10_000_000
     groups = []
     for r, _ in keep:
@@ -86,15 +92,40 @@ def load_fer_dir(root: Path, labels: str = "ferplus") -> Dataset:
         else:
             groups.append(next_group)
             next_group += 1
+    return np.array(groups, dtype=np.int64)
+
+
+def load_fer_dir(root: Path, labels: str = "ferplus") -> Dataset:
+    """The ``../shared/data/fer2013`` layout (index.csv + PNG files)."""
+    keep, removed = select_fer_rows(root, labels)
+    n = len(keep)
+    raw = np.zeros((n, 48, 48), dtype=np.uint8)
+    for i, (r, _) in enumerate(keep):
+        raw[i] = _read_gray(root / r["path"])
     return Dataset(
         images=preprocess.resize_batch(raw),
         target=np.array([y for _, y in keep], dtype=np.int64),
         usage=np.array([r["usage"] for r, _ in keep]),
-        group=np.array(groups, dtype=np.int64),
+        group=fer_groups(keep),
         ids=np.array([r["path"] for r, _ in keep]),
         removed=removed,
         labels=labels,
     )
+
+
+def write_manifest(path: Path, root: Path, ids: np.ndarray, target: np.ndarray, group: np.ndarray) -> int:
+    """The test-set manifest ``moodkiosk eval --manifest`` scores: ``path,label,group`` with paths
+    relative to the manifest's folder. Returns the number of rows."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = path.resolve().parent
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label", "group"])
+        for i, y, g in zip(ids, target, group):
+            p = os.path.relpath((Path(root) / str(i)).resolve(), base)
+            w.writerow([p, "happy" if int(y) == 1 else "not_happy", int(g)])
+    return len(ids)
 
 
 def load_kaggle_csv(path: Path, ferplus: Path | None = None, labels: str = "ferplus") -> Dataset:
@@ -219,9 +250,14 @@ def _groups_from_pixels(keys: list[bytes]) -> np.ndarray:
 
 def test_mask(ds: Dataset, test_usage: str = "PrivateTest") -> tuple[np.ndarray, np.ndarray, int]:
     """(train-pool mask, test mask, removed-from-test count): test minus groups seen in training."""
-    is_test = ds.usage == test_usage
-    train_groups = set(ds.group[~is_test].tolist())
-    leak = np.array([g in train_groups for g in ds.group]) & is_test
+    return test_mask_of(ds.usage, ds.group, test_usage)
+
+
+def test_mask_of(usage: np.ndarray, group: np.ndarray, test_usage: str = "PrivateTest") -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`test_mask` on the usage and group columns alone."""
+    is_test = usage == test_usage
+    train_groups = set(group[~is_test].tolist())
+    leak = np.array([g in train_groups for g in group]) & is_test
     return ~is_test, is_test & ~leak, int(leak.sum())
 
 

@@ -70,8 +70,31 @@ def prepare(args: Namespace) -> None:
                   for f in range(args.folds)],
     }
     _json(args.work / "prepare.json", meta)
+    if source_is_fer_dir(args.data) and not args.extra and not args.limit:
+        data.write_manifest(args.manifest or args.work / "test_manifest.csv", args.data,
+                            ids[test_mask], target[test_mask], group[test_mask])
     print(json.dumps(meta, indent=1))
     print(f"prepare took {time.time() - t0:.0f} s", flush=True)
+
+
+def source_is_fer_dir(src: Path) -> bool:
+    return Path(src).is_dir() and (Path(src) / "index.csv").exists()
+
+
+def manifest(args: Namespace) -> None:
+    """The de-duplicated test set as a manifest (``moodkiosk eval --manifest``), from index.csv
+    alone (no pixels read): the same rows, labels and groups as the prepare stage."""
+    if not source_is_fer_dir(args.data):
+        raise SystemExit(f"manifest needs the fer2013 folder with index.csv, got {args.data}")
+    keep, _ = data.select_fer_rows(args.data, args.labels)
+    usage = np.array([r["usage"] for r, _ in keep])
+    group = data.fer_groups(keep)
+    target = np.array([y for _, y in keep], dtype=np.int64)
+    ids = np.array([r["path"] for r, _ in keep])
+    _, test, leaked = data.test_mask_of(usage, group)
+    out = args.manifest or args.work / "test_manifest.csv"
+    n = data.write_manifest(out, args.data, ids[test], target[test], group[test])
+    print(f"{out}: {n} test images ({leaked} duplicates of training left out)", flush=True)
 
 
 def _fold_split(d: dict, f: int):
