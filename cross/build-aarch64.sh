@@ -19,11 +19,7 @@ fi
 # Debian's cargo/rustc have the aarch64 standard library; a rustup toolchain earlier in PATH may not.
 CARGO=${CARGO:-/usr/bin/cargo}
 export RUSTC=${RUSTC:-/usr/bin/rustc}
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-# No -L: qemu's own loader with the target libc of /usr/aarch64-linux-gnu hangs in pthread_create.
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static -cpu cortex-a72"
-export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--sysroot=/usr/aarch64-linux-gnu"
-export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
+# Linker, runner and C/bindgen settings for the target: .cargo/config.toml.
 "$CARGO" build --locked --profile dist --target aarch64-unknown-linux-gnu "$@"
 bin=target/aarch64-unknown-linux-gnu/dist/moodkiosk
 file "$bin" 2>/dev/null || true

@@ -26,6 +26,18 @@ install -D -m 0644 cross/debian/moodkiosk.service "$pkg/lib/systemd/system/moodk
 install -D -m 0644 README.md "$pkg/usr/share/doc/moodkiosk/README.md"
 install -D -m 0644 models/MODEL_CARD.md "$pkg/usr/share/doc/moodkiosk/MODEL_CARD.md"
 install -D -m 0644 cross/debian/copyright "$pkg/usr/share/doc/moodkiosk/copyright"
+# Man page and shell completions, generated from the clap definitions by a binary this machine
+# runs (the host build; the packaged binary itself when it is for this machine).
+gen=${MOODKIOSK_HOST_BIN:-target/release/moodkiosk}
+"$gen" --version >/dev/null 2>&1 || gen=$bin
+mkdir -p "$pkg/usr/share/man/man1" "$pkg/usr/share/bash-completion/completions" \
+  "$pkg/usr/share/zsh/vendor-completions" "$pkg/usr/share/fish/vendor_completions.d"
+"$gen" man | gzip -9n > "$pkg/usr/share/man/man1/moodkiosk.1.gz"
+"$gen" completions bash > "$pkg/usr/share/bash-completion/completions/moodkiosk"
+"$gen" completions zsh > "$pkg/usr/share/zsh/vendor-completions/_moodkiosk"
+"$gen" completions fish > "$pkg/usr/share/fish/vendor_completions.d/moodkiosk.fish"
+chmod 0644 "$pkg/usr/share/man/man1/moodkiosk.1.gz" "$pkg/usr/share/bash-completion/completions/moodkiosk" \
+  "$pkg/usr/share/zsh/vendor-completions/_moodkiosk" "$pkg/usr/share/fish/vendor_completions.d/moodkiosk.fish"
 printf 'moodkiosk (%s) stable; urgency=medium\n\n  * Release %s.\n\n -- %s  %s\n' \
   "$version" "$version" "$maintainer" "$(date -R -u -d @"${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" \
   | gzip -9n > "$pkg/usr/share/doc/moodkiosk/changelog.gz"

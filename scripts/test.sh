@@ -2,7 +2,8 @@
 # The test command: installs what is missing, then runs every test (unit, integration with the
 # real binary, Python/Rust preprocessing parity, model-factory smoke test, packaging) in release
 # mode, then builds for aarch64 and runs the unit tests and `classify` under qemu (cross/).
-# Tests that need ../shared fail in CI (CI=true) and are skipped with a message elsewhere.
+# Tests that need ../shared, the training venv, Chromium or Debian tools are #[ignore = "needs ..."]
+# in plain `cargo test`; this runs them all and they fail, naming the fix, when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test

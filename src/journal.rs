@@ -20,6 +20,7 @@ use std::time::Duration;
 use crate::check_range;
 use crate::config::Invalid;
 use crate::error::{Error, Result};
+use crate::invalid;
 use crate::mood::Mood;
 
 /// `journal.fsync`: when the journal calls fsync.
@@ -48,7 +49,7 @@ impl JournalSettings {
     pub fn validate(&self) -> std::result::Result<(), Invalid> {
         let j = self;
         if j.dir.as_os_str().is_empty() {
-            return Err(Invalid::new("dir", "must name a folder"));
+            return Err(invalid!(j.dir, "must name a folder"));
         }
         check_range!(j.summary_interval_s, 1, 86_400);
         check_range!(j.retention_days, 1, 3650);

@@ -45,10 +45,6 @@ fn init_log(level: log::LevelFilter) {
     b.format_timestamp_millis().init();
 }
 
-fn model_ref(p: Option<std::path::PathBuf>) -> ModelRef {
-    p.map(ModelRef::File).unwrap_or(ModelRef::Builtin)
-}
-
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Run { config } => {
@@ -94,31 +90,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 profile,
             )?;
         }
-        Cmd::Eval {
-            manifest,
-            data,
-            split,
-            model,
-            json,
-            per_image,
-            agree_with,
-            threads,
-            limit,
-        } => {
+        Cmd::Eval(args) => {
             init_log(log::LevelFilter::Warn);
-            let mut sel = match (&manifest, &data) {
-                (Some(m), _) => cli::eval::from_manifest(m)?,
-                (None, Some(d)) => cli::eval::select_folder(d, &split)?,
-                (None, None) => anyhow::bail!("give --manifest FILE or --data DIR"),
-            };
-            if let Some(n) = limit {
-                sel.items.truncate(n);
-            }
-            let threads = threads
-                .map(|t| t as usize)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let source = manifest.or(data).unwrap_or_default();
-            eval(&sel, &source, model, agree_with, threads, per_image, json)?;
+            cli::eval::run(args)?;
         }
         Cmd::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
@@ -196,41 +170,6 @@ fn bench(
         for r in &rows {
             writeln!(f, "{}", serde_json::to_string(r)?)?;
         }
-    }
-    Ok(())
-}
-
-fn eval(
-    sel: &cli::eval::Selection,
-    source: &Path,
-    model: Option<std::path::PathBuf>,
-    agree_with: Option<std::path::PathBuf>,
-    threads: usize,
-    per_image: Option<std::path::PathBuf>,
-    json: bool,
-) -> Result<()> {
-    let classifier = Classifier::load(&model_ref(model))?;
-    let other = agree_with
-        .map(|p| Classifier::load(&ModelRef::File(p)))
-        .transpose()?;
-    let (mut report, probs) = cli::eval::evaluate(&classifier, sel, threads);
-    if let Some(o) = &other {
-        let other_probs = cli::eval::predict(o, sel, threads);
-        let name = o.name().display().to_string();
-        report.agreement = Some(cli::eval::agreement(&name, sel, &probs, &other_probs));
-    }
-    report.data = source.display().to_string();
-    if let Some(p) = per_image {
-        let mut f =
-            std::fs::File::create(&p).with_context(|| format!("writing {}", p.display()))?;
-        writeln!(f, "id,label,p_happy")?;
-        for (it, pr) in sel.items.iter().zip(&probs) {
-            writeln!(f, "{},{},{}", it.id, it.happy as u8, pr)?;
-        }
-    }
-    match json {
-        true => println!("{}", serde_json::to_string(&report)?),
-        false => print!("{}", report.to_text()),
     }
     Ok(())
 }

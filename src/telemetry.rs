@@ -131,56 +131,24 @@ impl Telemetry {
             journal_backlog: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register(
-            "moodkiosk_frames",
-            "Frames read from the camera",
-            t.frames.clone(),
-        );
-        registry.register(
-            "moodkiosk_faces",
-            "Faces classified in camera frames",
-            t.faces.clone(),
-        );
-        registry.register(
-            "moodkiosk_decisions",
-            "Steady visitor decisions, by mood",
-            t.decisions.clone(),
-        );
-        registry.register(
-            "moodkiosk_undecided",
-            "Visitors who left before a steady mood",
-            t.undecided.clone(),
-        );
-        registry.register(
-            "moodkiosk_inference_seconds",
-            "Classifier latency per face (crop, preprocess, tract)",
-            t.inference.clone(),
-        );
-        registry.register(
-            "moodkiosk_detection_seconds",
-            "Face detector latency per frame",
-            t.detection.clone(),
-        );
-        registry.register(
-            "moodkiosk_camera_reconnects",
-            "Times the camera came back after a loss",
-            t.reconnects.clone(),
-        );
-        registry.register(
-            "moodkiosk_camera_up",
-            "1 while the camera delivers frames",
-            t.camera_up.clone(),
-        );
-        registry.register(
-            "moodkiosk_uploads",
-            "Photos posted to /api/classify, by outcome",
-            t.uploads.clone(),
-        );
-        registry.register(
-            "moodkiosk_journal_backlog",
-            "Journal records waiting for disk space",
-            t.journal_backlog.clone(),
-        );
+        // One row per metric: name (after `moodkiosk_`), field, help.
+        macro_rules! register {
+            ($($name:literal, $field:ident, $help:literal;)*) => {
+                $(registry.register(concat!("moodkiosk_", $name), $help, t.$field.clone());)*
+            };
+        }
+        register! {
+            "frames", frames, "Frames read from the camera";
+            "faces", faces, "Faces classified in camera frames";
+            "decisions", decisions, "Steady visitor decisions, by mood";
+            "undecided", undecided, "Visitors who left before a steady mood";
+            "inference_seconds", inference, "Classifier latency per face (crop, preprocess, tract)";
+            "detection_seconds", detection, "Face detector latency per frame";
+            "camera_reconnects", reconnects, "Times the camera came back after a loss";
+            "camera_up", camera_up, "1 while the camera delivers frames";
+            "uploads", uploads, "Photos posted to /api/classify, by outcome";
+            "journal_backlog", journal_backlog, "Journal records waiting for disk space";
+        }
         Telemetry { registry, ..t }
     }
 

@@ -126,54 +126,9 @@ impl Tracker {
         let mut upd = Update::default();
         let mut matched = vec![false; self.tracks.len()];
         for (bbox, pred) in faces {
-            let best = self
-                .tracks
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !matched[*i])
-                .map(|(i, t)| (i, t.bbox.iou(bbox)))
-                .filter(|(_, iou)| *iou >= self.cfg.iou)
-                .max_by(|a, b| a.1.total_cmp(&b.1));
-            let i = match best {
-                Some((i, _)) => i,
-                None => {
-                    self.tracks.push(Track {
-                        id: self.next_id,
-                        bbox: *bbox,
-                        votes: VecDeque::new(),
-                        frames: 0,
-                        size_sum: 0.0,
-                        missed: 0,
-                        decided: None,
-                        shown: None,
-                    });
-                    self.next_id += 1;
-                    matched.push(false);
-                    self.tracks.len() - 1
-                }
-            };
-            matched[i] = true;
-            let t = &mut self.tracks[i];
-            t.bbox = *bbox;
-            t.missed = 0;
-            t.frames += 1;
-            t.size_sum += bbox.size() as f64;
-            t.votes.push_back(*pred);
-            while t.votes.len() > self.cfg.window {
-                t.votes.pop_front();
-            }
-            if let Some((mood, confidence)) = t.agreed(&self.cfg) {
-                t.shown = Some(mood);
-                if t.decided.is_none() {
-                    t.decided = Some(mood);
-                    upd.decisions.push(Decision {
-                        track: t.id,
-                        mood,
-                        confidence,
-                        frames: t.frames,
-                        face_px: (t.size_sum / t.frames as f64).round() as u32,
-                    });
-                }
+            let i = self.match_or_start(bbox, &mut matched);
+            if let Some(d) = self.vote(i, bbox, pred) {
+                upd.decisions.push(d);
             }
         }
         for (i, t) in self.tracks.iter_mut().enumerate() {
@@ -189,7 +144,70 @@ impl Tracker {
             }
             keep
         });
-        // The displayed mood: the largest present track that has a steady mood.
+        self.update_shown(now);
+        upd
+    }
+
+    /// The unmatched track this box overlaps most (by at least `iou`), or a new track.
+    fn match_or_start(&mut self, bbox: &FaceBox, matched: &mut Vec<bool>) -> usize {
+        let best = self
+            .tracks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !matched[*i])
+            .map(|(i, t)| (i, t.bbox.iou(bbox)))
+            .filter(|(_, iou)| *iou >= self.cfg.iou)
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let i = match best {
+            Some((i, _)) => i,
+            None => {
+                self.tracks.push(Track {
+                    id: self.next_id,
+                    bbox: *bbox,
+                    votes: VecDeque::new(),
+                    frames: 0,
+                    size_sum: 0.0,
+                    missed: 0,
+                    decided: None,
+                    shown: None,
+                });
+                self.next_id += 1;
+                matched.push(false);
+                self.tracks.len() - 1
+            }
+        };
+        matched[i] = true;
+        i
+    }
+
+    /// Add one frame's vote to track `i`; the decision when it first agrees.
+    fn vote(&mut self, i: usize, bbox: &FaceBox, pred: &Prediction) -> Option<Decision> {
+        let t = &mut self.tracks[i];
+        t.bbox = *bbox;
+        t.missed = 0;
+        t.frames += 1;
+        t.size_sum += bbox.size() as f64;
+        t.votes.push_back(*pred);
+        while t.votes.len() > self.cfg.window {
+            t.votes.pop_front();
+        }
+        let (mood, confidence) = t.agreed(&self.cfg)?;
+        t.shown = Some(mood);
+        if t.decided.is_some() {
+            return None;
+        }
+        t.decided = Some(mood);
+        Some(Decision {
+            track: t.id,
+            mood,
+            confidence,
+            frames: t.frames,
+            face_px: (t.size_sum / t.frames as f64).round() as u32,
+        })
+    }
+
+    /// The displayed mood: the largest present track that has a steady mood, held for `hold`.
+    fn update_shown(&mut self, now: Instant) {
         let present = self
             .tracks
             .iter()
@@ -204,7 +222,6 @@ impl Tracker {
                 self.last_seen = None;
             }
         }
-        upd
     }
 
     /// The mood the LEDs should show now.

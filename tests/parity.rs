@@ -1,6 +1,7 @@
 //! One preprocessing spec: Python preprocessing + onnxruntime and Rust preprocessing + tract give
 //! the same label and |p_happy difference| <= 1e-3 on 240 images (FER2013 test faces, upscaled,
-//! and crops of the sample photo, downscaled) with the fp32 model.
+//! and crops of the sample photo, downscaled) with the fp32 model, and the crop around a detector
+//! box (margin, edges) is the same on both sides.
 
 mod common;
 
@@ -100,4 +101,103 @@ fn python_and_rust_preprocessing_agree() {
     assert_eq!(n, 240);
     assert!(worst <= 1e-3, "largest |p_happy difference| {worst}");
     eprintln!("parity: {n} images, largest |p_happy difference| {worst:.2e}");
+}
+
+/// The crop around a detector box (margin, square, edge pixels repeated outside the frame) is
+/// the same in the daemon (src/preprocess.rs crop_face) and in training (crop_square): the
+/// faces `classify` finds in frames, some near the frame's edge, get the same P(happy) when
+/// Python crops the same boxes.
+#[test]
+#[ignore = "needs ../shared and the training venv (scripts/deps.sh --test); scripts/test.sh runs it"]
+fn python_and_rust_crop_the_same_box() {
+    let (happy, neutral) = fer_faces(6);
+    let py = python_with(
+        "MOODKIOSK_PYTHON",
+        "training/.venv/bin/python",
+        "numpy, PIL, onnxruntime",
+        "run training/setup.sh",
+    );
+    let d = tempfile::tempdir().unwrap();
+    let frames = d.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    std::fs::copy(
+        root().join("assets/astronaut.png"),
+        frames.join("astronaut.png"),
+    )
+    .unwrap();
+    // Centred, and against each edge (the widened crop leaves the frame there).
+    let spots = [
+        (320, 240, 200),
+        (95, 240, 160),
+        (560, 120, 150),
+        (320, 400, 140),
+        (200, 90, 170),
+        (480, 330, 180),
+    ];
+    for (i, (f, (cx, cy, side))) in happy
+        .iter()
+        .chain(&neutral)
+        .zip(spots.iter().cycle())
+        .enumerate()
+    {
+        frame_with_face(f, *side, *cx, *cy)
+            .save(frames.join(format!("frame{i:02}.png")))
+            .unwrap();
+    }
+    let model = root().join("models/moodkiosk-fp32.onnx");
+    let found = moodkiosk(&[
+        "classify",
+        "--json",
+        "--model",
+        model.to_str().unwrap(),
+        frames.to_str().unwrap(),
+    ])
+    .ok();
+    let jsonl = d.path().join("faces.jsonl");
+    std::fs::write(&jsonl, &found).unwrap();
+    let mut rust: HashMap<String, f64> = HashMap::new();
+    let mut near_edge = 0;
+    for l in found.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let name = PathBuf::from(v["file"].as_str().unwrap())
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        for (k, f) in v["faces"].as_array().unwrap().iter().enumerate() {
+            let b = &f["box"];
+            let (x, w) = (b["x"].as_f64().unwrap(), b["w"].as_f64().unwrap());
+            if x - 0.15 * w < 0.0 || x + 1.15 * w > v["width"].as_f64().unwrap() {
+                near_edge += 1;
+            }
+            rust.insert(format!("{name}#{k}"), f["p_happy"].as_f64().unwrap());
+        }
+    }
+    assert!(rust.len() >= 10, "faces found: {found}");
+    assert!(near_edge >= 1, "no crop reaches outside the frame: {found}");
+    let out = Command::new(py)
+        .arg(root().join("training/parity.py"))
+        .arg(&model)
+        .args(["--faces", jsonl.to_str().unwrap(), "--margin", "0.15"])
+        .env("PYTHONPATH", root().join("training"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut worst: f64 = 0.0;
+    let mut n = 0;
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let (name, p) = l.split_once(',').unwrap();
+        let p: f64 = p.parse().unwrap();
+        let r = rust[name];
+        assert_eq!(p >= 0.5, r >= 0.5, "{name}: python {p} rust {r}");
+        worst = worst.max((p - r).abs());
+        n += 1;
+    }
+    assert_eq!(n, rust.len());
+    assert!(worst <= 1e-3, "largest |p_happy difference| {worst}");
+    eprintln!("crop parity: {n} faces ({near_edge} near an edge), largest |p_happy difference| {worst:.2e}");
 }

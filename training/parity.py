@@ -2,8 +2,13 @@
 preprocessing (mkt/preprocess.py) and onnxruntime. Used by tests/parity.rs.
 
     python training/parity.py models/moodkiosk-fp32.onnx <folder>
+    python training/parity.py models/moodkiosk-fp32.onnx --faces classify.jsonl --margin 0.15
+
+The second form crops every face box that `moodkiosk classify --json` found with the training
+side's crop (``preprocess.crop_square``) and prints `file#k,p_happy` per face.
 """
 
+import json
 import sys
 from pathlib import Path
 
@@ -15,19 +20,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mkt import preprocess  # noqa: E402
 
 
+def gray(f: Path) -> np.ndarray:
+    with Image.open(f) as im:
+        if im.mode == "L":
+            return np.asarray(im)
+        return preprocess.gray_from_rgb(np.asarray(im.convert("RGB")))
+
+
 def main() -> None:
-    model, folder = sys.argv[1], Path(sys.argv[2])
+    model = sys.argv[1]
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-    for f in sorted(folder.iterdir()):
-        with Image.open(f) as im:
-            if im.mode == "L":
-                g = np.asarray(im)
-            else:
-                g = preprocess.gray_from_rgb(np.asarray(im.convert("RGB")))
-        p = sess.run(["probs"], {"input": preprocess.preprocess(g)})[0][0, 1]
-        print(f"{f.name},{p:.7f}")
+    p_happy = lambda g: sess.run(["probs"], {"input": preprocess.preprocess(g)})[0][0, 1]  # noqa: E731
+    if sys.argv[2] == "--faces":
+        # The daemon holds the margin as f32 (detector.crop_margin); widen exactly as it does.
+        margin = float(np.float32(sys.argv[sys.argv.index("--margin") + 1]))
+        for line in open(sys.argv[3]):
+            r = json.loads(line)
+            g = gray(Path(r["file"]))
+            for k, face in enumerate(r["faces"]):
+                b = face["box"]
+                crop = preprocess.crop_square(g, (b["x"], b["y"], b["w"], b["h"]), margin)
+                print(f"{Path(r['file']).name}#{k},{p_happy(crop):.7f}")
+        return
+    for f in sorted(Path(sys.argv[2]).iterdir()):
+        print(f"{f.name},{p_happy(gray(f)):.7f}")
 
 
 if __name__ == "__main__":

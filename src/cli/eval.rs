@@ -8,10 +8,101 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use moodkiosk::classifier::Classifier;
+use moodkiosk::classifier::{Classifier, ModelRef};
 use moodkiosk::error::{Error, Result};
 use moodkiosk::mood::{Mood, Prediction};
 use moodkiosk::photo::{self, PhotoLimits};
+
+/// `moodkiosk eval` options.
+#[derive(clap::Args)]
+pub struct Args {
+    /// CSV of `path,label[,group]` written by `training/run.sh manifest` (FER2013 test set).
+    #[arg(long, conflicts_with = "data", required_unless_present = "data")]
+    manifest: Option<PathBuf>,
+    /// A folder with happy/ and not_happy/ (or the seven emotion folders), optionally
+    /// under split folders (see --split).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Split folder under --data to score, when it has one.
+    #[arg(long, default_value = "PrivateTest")]
+    split: String,
+    /// Classifier model (.onnx); default: the builtin model.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Write `id,label,p_happy` per image to this CSV file.
+    #[arg(long)]
+    per_image: Option<PathBuf>,
+    /// Also score this model on the same images and report how often the labels agree
+    /// (e.g. the fp32 model, to check the int8 one).
+    #[arg(long)]
+    agree_with: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+    /// Score only the first N selected images (quick checks).
+    #[arg(long)]
+    limit: Option<usize>,
+}
+
+impl Args {
+    fn selection(&self) -> Result<Selection> {
+        let mut sel = match (&self.manifest, &self.data) {
+            (Some(m), _) => from_manifest(m)?,
+            (None, Some(d)) => select_folder(d, &self.split)?,
+            (None, None) => {
+                return Err(Error::Data {
+                    path: PathBuf::new(),
+                    msg: "give --manifest FILE or --data DIR".into(),
+                })
+            }
+        };
+        if let Some(n) = self.limit {
+            sel.items.truncate(n);
+        }
+        Ok(sel)
+    }
+}
+
+/// Score, print the report (text or JSON), write the per-image CSV.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let sel = args.selection()?;
+    let threads = args
+        .threads
+        .map(|t| t as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let model = args
+        .model
+        .clone()
+        .map(ModelRef::File)
+        .unwrap_or(ModelRef::Builtin);
+    let classifier = Classifier::load(&model)?;
+    let (mut report, probs) = evaluate(&classifier, &sel, threads);
+    if let Some(p) = &args.agree_with {
+        let other = Classifier::load(&ModelRef::File(p.clone()))?;
+        let other_probs = predict(&other, &sel, threads);
+        let name = other.name().display().to_string();
+        report.agreement = Some(agreement(&name, &sel, &probs, &other_probs));
+    }
+    let source = args.manifest.as_ref().or(args.data.as_ref());
+    report.data = source.map(|p| p.display().to_string()).unwrap_or_default();
+    if let Some(p) = &args.per_image {
+        let mut f = std::fs::File::create(p).with_context(|| format!("writing {}", p.display()))?;
+        writeln!(f, "id,label,p_happy")?;
+        for (it, pr) in sel.items.iter().zip(&probs) {
+            writeln!(f, "{},{},{}", it.id, it.happy as u8, pr)?;
+        }
+    }
+    match args.json {
+        true => println!("{}", serde_json::to_string(&report)?),
+        false => print!("{}", report.to_text()),
+    }
+    Ok(())
+}
 
 /// One image to score.
 #[derive(Debug, Clone)]

@@ -61,37 +61,7 @@ pub enum Cmd {
         probe: bool,
     },
     /// Score a classifier on a test-set manifest (from the model factory) or a folder of face crops.
-    Eval {
-        /// CSV of `path,label[,group]` written by `training/run.sh manifest` (FER2013 test set).
-        #[arg(long, conflicts_with = "data", required_unless_present = "data")]
-        manifest: Option<PathBuf>,
-        /// A folder with happy/ and not_happy/ (or the seven emotion folders), optionally
-        /// under split folders (see --split).
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Split folder under --data to score, when it has one.
-        #[arg(long, default_value = "PrivateTest")]
-        split: String,
-        /// Classifier model (.onnx); default: the builtin model.
-        #[arg(long)]
-        model: Option<PathBuf>,
-        /// Print the report as one JSON object.
-        #[arg(long)]
-        json: bool,
-        /// Write `id,label,p_happy` per image to this CSV file.
-        #[arg(long)]
-        per_image: Option<PathBuf>,
-        /// Also score this model on the same images and report how often the labels agree
-        /// (e.g. the fp32 model, to check the int8 one).
-        #[arg(long)]
-        agree_with: Option<PathBuf>,
-        /// Worker threads (default: all cores).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-        threads: Option<u32>,
-        /// Score only the first N selected images (quick checks).
-        #[arg(long)]
-        limit: Option<usize>,
-    },
+    Eval(eval::Args),
     /// Print the man page (roff) to standard output.
     #[command(hide = true)]
     Man,

@@ -169,6 +169,15 @@ macro_rules! check_range {
     };
 }
 
+/// `invalid!(self.field, msg)`: an [`Invalid`] keyed by the field's name.
+#[macro_export]
+macro_rules! invalid {
+    ($s:ident . $f:ident, $msg:expr $(,)?) => {{
+        let _ = &$s.$f;
+        $crate::config::Invalid::new(stringify!($f), $msg)
+    }};
+}
+
 impl Config {
     /// Read, parse and validate a config file.
     pub fn load(file: &Path) -> Result<Config> {

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::check_range;
 use crate::config::Invalid;
 use crate::error::Result;
+use crate::invalid;
 
 /// `detector.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -48,8 +49,8 @@ impl DetectorSettings {
         check_range!(d.interval, 1, 100);
         check_range!(d.score_threshold, 0.0, 100.0);
         if d.kind == DetectorKind::Ultraface && d.model.as_os_str().is_empty() {
-            return Err(Invalid::new(
-                "model",
+            return Err(invalid!(
+                d.model,
                 "must be the path of an UltraFace .onnx file when detector.kind = \"ultraface\"",
             ));
         }

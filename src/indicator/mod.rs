@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::check_range;
 use crate::config::Invalid;
 use crate::error::Result;
+use crate::invalid;
 use crate::mood::Mood;
 
 /// `indicator.kind`.
@@ -50,14 +51,14 @@ impl IndicatorSettings {
         check_range!(i.status_pin, 0, 27);
         check_range!(i.blink_ms, 50, 10_000);
         if i.not_happy_pin == i.happy_pin {
-            return Err(Invalid::new(
-                "not_happy_pin",
+            return Err(invalid!(
+                i.not_happy_pin,
                 "the three LEDs need three different BCM pins; it equals happy_pin",
             ));
         }
         if i.status_pin == i.happy_pin || i.status_pin == i.not_happy_pin {
-            return Err(Invalid::new(
-                "status_pin",
+            return Err(invalid!(
+                i.status_pin,
                 "the three LEDs need three different BCM pins; it equals another LED's pin",
             ));
         }

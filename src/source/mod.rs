@@ -18,6 +18,7 @@ use crate::check_range;
 use crate::config::Invalid;
 use crate::error::Result;
 use crate::frame::Frame;
+use crate::invalid;
 
 /// Where frames come from.
 pub trait FrameSource: Send {
@@ -83,12 +84,11 @@ impl SourceSettings {
         check_range!(s.replay_hold, 1, 10_000);
         check_range!(s.replay_gap, 0, 10_000);
         match s.kind {
-            SourceKind::V4l2 if s.device.as_os_str().is_empty() => Err(Invalid::new(
-                "device",
-                "must name a device, e.g. /dev/video0",
-            )),
-            SourceKind::Replay if s.replay.is_empty() => Err(Invalid::new(
-                "replay",
+            SourceKind::V4l2 if s.device.as_os_str().is_empty() => {
+                Err(invalid!(s.device, "must name a device, e.g. /dev/video0",))
+            }
+            SourceKind::Replay if s.replay.is_empty() => Err(invalid!(
+                s.replay,
                 "must list at least one image file or folder when source.kind = \"replay\"",
             )),
             _ => Ok(()),
@@ -105,14 +105,7 @@ impl SourceSettings {
 /// short, so that a stop request is never held up by a slow frame rate.
 pub fn build(cfg: &SourceSettings, stop: Arc<AtomicBool>) -> Box<dyn FrameSource> {
     match cfg.kind {
-        SourceKind::V4l2 => Box::new(V4l2Source::new(
-            cfg.device.clone(),
-            cfg.width,
-            cfg.height,
-            cfg.fps,
-            cfg.format,
-            Duration::from_millis(cfg.dequeue_timeout_ms),
-        )),
+        SourceKind::V4l2 => Box::new(V4l2Source::new(cfg)),
         SourceKind::Replay => Box::new(
             ReplaySource::new(cfg.replay.clone(), cfg.replay_fps, cfg.replay_loop)
                 .with_hold_gap(cfg.replay_hold, cfg.replay_gap)

@@ -14,7 +14,7 @@ use v4l::video::capture::Parameters;
 use v4l::video::Capture;
 use v4l::{Device, FourCC};
 
-use super::PixelFormat;
+use super::{PixelFormat, SourceSettings};
 use crate::error::{Error, Result};
 use crate::frame::{gray_from_yuyv, Frame};
 use crate::photo::{self, PhotoLimits};
@@ -41,21 +41,15 @@ pub struct V4l2Source {
 }
 
 impl V4l2Source {
-    pub fn new(
-        device: PathBuf,
-        width: u32,
-        height: u32,
-        fps: u32,
-        format: PixelFormat,
-        timeout: Duration,
-    ) -> Self {
+    /// A camera as `[source]` describes it (not yet opened).
+    pub fn new(cfg: &SourceSettings) -> Self {
         V4l2Source {
-            device,
-            width,
-            height,
-            fps,
-            format,
-            timeout,
+            device: cfg.device.clone(),
+            width: cfg.width,
+            height: cfg.height,
+            fps: cfg.fps,
+            format: cfg.format,
+            timeout: Duration::from_millis(cfg.dequeue_timeout_ms),
             open: None,
             seq: 0,
         }

@@ -23,6 +23,7 @@ use crate::check_range;
 use crate::config::{Invalid, Secret};
 use crate::engine::EngineSlot;
 use crate::error::{Error, Result};
+use crate::invalid;
 use crate::telemetry::Telemetry;
 
 pub use routes::{router, AppState};
@@ -55,13 +56,13 @@ impl WebSettings {
         check_range!(w.request_timeout_s, 1, 3600);
         if let Some(t) = w.token.expose() {
             if t.len() < MIN_TOKEN_LEN || t.chars().any(|c| !c.is_ascii_graphic()) {
-                return Err(Invalid::new("token", format!(
+                return Err(invalid!(w.token, format!(
                     "must be at least {MIN_TOKEN_LEN} printable ASCII characters without spaces; make one with `openssl rand -hex 16`"
                 )));
             }
         }
         if w.enabled && !w.bind.ip().is_loopback() && w.token.expose().is_none() {
-            return Err(Invalid::new("token", format!(
+            return Err(invalid!(w.token, format!(
                 "required because web.bind {} is reachable from other machines; set a random token (`openssl rand -hex 16`) or bind to 127.0.0.1",
                 w.bind
             )));
@@ -171,5 +172,100 @@ impl Drop for WebServer {
                 let _ = t.join();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The router in-process (tower's `oneshot`, no socket): what the HTTP tests check over
+    //! loopback, here without a daemon.
+    use super::*;
+    use crate::classifier::{Classifier, ModelRef};
+    use crate::config::Config;
+    use crate::engine::Engine;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    fn app(token: &str) -> (axum::Router, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::defaults();
+        cfg.web.token = Secret::new(token);
+        let telemetry = Arc::new(Telemetry::new(
+            "builtin".into(),
+            dir.path().to_path_buf(),
+            crate::telemetry::STALL,
+        ));
+        telemetry.tick();
+        let engine = EngineSlot::new(Arc::new(Engine {
+            classifier: Classifier::load(&ModelRef::Builtin).unwrap(),
+            detector: cfg.detector.clone(),
+        }));
+        let state = AppState::new(&cfg.web, telemetry, engine).unwrap();
+        (router(state), dir)
+    }
+
+    async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+        let resp = app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or_default())
+    }
+
+    fn get(uri: &str) -> Request<Body> {
+        Request::get(uri).body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn routes_answer_in_process() {
+        let (app, _dir) = app("");
+        let (st, _) = call(&app, get("/healthz")).await;
+        assert_eq!(st, StatusCode::OK);
+        let (st, v) = call(&app, get("/api/today")).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["visitors"], 0, "{v}");
+        let (st, v) = call(&app, get("/nowhere")).await;
+        assert_eq!(
+            (st, v["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found"))
+        );
+        let photo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/astronaut.png"));
+        let req = Request::post("/api/classify")
+            .header("content-type", "image/png")
+            .body(Body::from(photo.unwrap()))
+            .unwrap();
+        let (st, v) = call(&app, req).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["faces"][0]["mood"], "happy", "{v}");
+        let req = Request::post("/api/classify")
+            .body(Body::from("not a photo"))
+            .unwrap();
+        let (st, v) = call(&app, req).await;
+        assert_eq!(
+            (st, v["code"].as_str()),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("not_an_image"))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_token_guards_the_api_but_not_healthz() {
+        let (app, _dir) = app("0123456789abcdef0123");
+        assert_eq!(call(&app, get("/healthz")).await.0, StatusCode::OK);
+        let (st, v) = call(&app, get("/api/status")).await;
+        assert_eq!(
+            (st, v["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("token_required"))
+        );
+        let (st, _) = call(&app, get("/api/status?token=wrong-wrong-wrong")).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let req = Request::get("/api/status")
+            .header("authorization", "Bearer 0123456789abcdef0123")
+            .body(Body::empty())
+            .unwrap();
+        let (st, v) = call(&app, req).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["model"], "builtin", "{v}");
     }
 }

@@ -258,49 +258,9 @@ async fn classify_inner(s: &AppState, req: Request, t0: Instant) -> Response {
     if content_length(req.headers()).is_some_and(|n| n > max as u64) {
         return too_large(max); // refused before reading a byte
     }
-    let multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let bytes = if multipart {
-        let mut form = match Multipart::from_request(req, s).await {
-            Ok(f) => f,
-            Err(r) => return rejected(r.status(), r.body_text(), max),
-        };
-        let mut photo = None;
-        loop {
-            match form.next_field().await {
-                Ok(Some(field)) => {
-                    if field.file_name().is_some() || field.name() == Some("photo") {
-                        match field.bytes().await {
-                            Ok(b) => {
-                                photo = Some(b);
-                                break;
-                            }
-                            Err(e) => return rejected(e.status(), e.body_text(), max),
-                        }
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => return rejected(e.status(), e.body_text(), max),
-            }
-        }
-        match photo {
-            Some(p) => p,
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "no_photo",
-                    "the form has no file; send the photo in a file field named \"photo\"",
-                )
-            }
-        }
-    } else {
-        match Bytes::from_request(req, s).await {
-            Ok(b) => b,
-            Err(r) => return rejected(r.status(), r.body_text(), max),
-        }
+    let bytes = match read_photo(s, req, max).await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     match s.workers.classify(bytes).await {
         Ok(a) => Json(json!({
@@ -313,13 +273,56 @@ async fn classify_inner(s: &AppState, req: Request, t0: Instant) -> Response {
             "model": s.telemetry.snapshot().model,
         }))
         .into_response(),
-        Err(e @ JobError::Busy(_)) => {
+        Err(e) => job_error(e),
+    }
+}
+
+/// The photo's bytes: the file field of a form, or the raw body.
+async fn read_photo(s: &AppState, req: Request, max: usize) -> Result<Bytes, Response> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        return Bytes::from_request(req, s)
+            .await
+            .map_err(|r| rejected(r.status(), r.body_text(), max));
+    }
+    let mut form = Multipart::from_request(req, s)
+        .await
+        .map_err(|r| rejected(r.status(), r.body_text(), max))?;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) if field.file_name().is_some() || field.name() == Some("photo") => {
+                return field
+                    .bytes()
+                    .await
+                    .map_err(|e| rejected(e.status(), e.body_text(), max));
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "no_photo",
+                    "the form has no file; send the photo in a file field named \"photo\"",
+                ))
+            }
+            Err(e) => return Err(rejected(e.status(), e.body_text(), max)),
+        }
+    }
+}
+
+/// The answer to an upload that got no analysis.
+fn job_error(e: JobError) -> Response {
+    match e {
+        e @ JobError::Busy(_) => {
             let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "busy", e);
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
         }
-        Err(JobError::Photo(p)) => {
+        JobError::Photo(p) => {
             let (status, code) = match p {
                 PhotoError::Empty => (StatusCode::BAD_REQUEST, "empty"),
                 PhotoError::NotAnImage => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_an_image"),
@@ -330,7 +333,7 @@ async fn classify_inner(s: &AppState, req: Request, t0: Instant) -> Response {
             };
             error(status, code, p)
         }
-        Err(e @ JobError::Failed(_)) => {
+        e @ JobError::Failed(_) => {
             log::error!("upload: {e}");
             error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e)
         }
