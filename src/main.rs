@@ -68,6 +68,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             )?;
             write!(out, "{}", cfg.to_toml())?;
         }
+        Cmd::Cameras => cli::cameras::run(),
         Cmd::Classify(args) => {
             init_log(log::LevelFilter::Warn);
             return cli::classify::run(args);

@@ -1,10 +1,19 @@
-//! Photos from outside (files for `classify`, uploads for the web page): the format is sniffed
-//! from the bytes, never taken from a file name; dimensions are checked before any pixel is
-//! decoded (decompression bombs) and decoding runs under memory limits. Held in memory only.
+//! The one decoder of images from outside (uploads, `classify`, replay files, camera MJPEG
+//! frames, `eval`): the format is sniffed from the bytes, never taken from a file name;
+//! dimensions are checked before any pixel is decoded (decompression bombs) and decoding runs
+//! under memory limits; a photo's EXIF orientation is applied (phones store portraits sideways).
+//! Held in memory only.
+//!
+//! JPEG frames from UVC webcams may leave out their Huffman tables (DHT) and rely on the standard
+//! tables of JPEG Annex K.3, as the UVC MJPEG payload format allows. zune-jpeg (the image crate's
+//! JPEG decoder) fills in those tables for Motion-JPEG frames, which it recognises by an `AVI1`
+//! APP0 segment; a JPEG without DHT gets that segment ([`with_mjpeg_marker`]). Camera frames are
+//! decoded to the luma plane only ([`decode_jpeg_luma`]): no colour upsampling or conversion.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
-use image::{GrayImage, ImageFormat, ImageReader, Limits};
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use crate::frame::to_gray;
 
@@ -100,8 +109,86 @@ pub fn decode(bytes: &[u8], limits: &PhotoLimits) -> Result<GrayImage, PhotoErro
     // RGBA16 is the widest a decoder may allocate for these formats, plus headroom.
     l.max_alloc = Some(limits.max_pixels.saturating_mul(8) + (64 << 20));
     r.limits(l);
-    let img = r.decode().map_err(corrupt)?;
+    let mut decoder = r.into_decoder().map_err(corrupt)?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    img.apply_orientation(orientation);
     Ok(to_gray(&img))
+}
+
+/// Whether a JPEG defines Huffman tables (a DHT segment) before its first scan.
+fn has_dht(jpeg: &[u8]) -> bool {
+    let mut i = 2; // after SOI
+    while i + 4 <= jpeg.len() {
+        if jpeg[i] != 0xFF {
+            return false; // not a marker: malformed, let the decoder say so
+        }
+        match jpeg[i + 1] {
+            0xFF => i += 1, // fill byte
+            0xC4 => return true,
+            0xDA | 0xD9 => return false,  // start of scan, end of image
+            0xD0..=0xD7 | 0x01 => i += 2, // markers without a length
+            _ => {
+                let len = u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize;
+                i += 2 + len;
+            }
+        }
+    }
+    false
+}
+
+/// The JPEG as zune-jpeg decodes it with the standard Huffman tables when it has none of its
+/// own: an `AVI1` APP0 segment right after SOI marks it as a Motion-JPEG frame.
+pub fn with_mjpeg_marker(jpeg: &[u8]) -> Cow<'_, [u8]> {
+    if jpeg.len() < 4 || jpeg[..2] != [0xFF, 0xD8] || has_dht(jpeg) {
+        return Cow::Borrowed(jpeg);
+    }
+    let mut out = Vec::with_capacity(jpeg.len() + 9);
+    out.extend_from_slice(&[
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x07, b'A', b'V', b'I', b'1', 0x00,
+    ]);
+    out.extend_from_slice(&jpeg[2..]);
+    Cow::Owned(out)
+}
+
+/// A camera's JPEG frame to its luma plane (8-bit gray), with the standard Huffman tables when
+/// the frame has none.
+pub fn decode_jpeg_luma(jpeg: &[u8], limits: &PhotoLimits) -> Result<GrayImage, PhotoError> {
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+    use zune_jpeg::zune_core::colorspace::ColorSpace;
+    use zune_jpeg::zune_core::options::DecoderOptions;
+    if jpeg.is_empty() {
+        return Err(PhotoError::Empty);
+    }
+    if jpeg.len() < 2 || jpeg[..2] != [0xFF, 0xD8] {
+        return Err(PhotoError::NotAnImage);
+    }
+    let corrupt = |msg: String| PhotoError::Corrupt {
+        format: "JPEG",
+        msg,
+    };
+    let data = with_mjpeg_marker(jpeg);
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::Luma)
+        .set_max_width(65_535)
+        .set_max_height(65_535)
+        .set_strict_mode(true);
+    let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(&data[..]), options);
+    d.decode_headers().map_err(|e| corrupt(e.to_string()))?;
+    let info = d.info().ok_or_else(|| corrupt("no frame header".into()))?;
+    let (width, height) = (info.width as u32, info.height as u32);
+    if width as u64 * height as u64 > limits.max_pixels {
+        return Err(PhotoError::TooManyPixels {
+            width,
+            height,
+            max_pixels: limits.max_pixels,
+        });
+    }
+    let px = d.decode().map_err(|e| corrupt(e.to_string()))?;
+    GrayImage::from_raw(width, height, px)
+        .ok_or_else(|| corrupt(format!("{width}x{height}: short pixel data")))
 }
 
 #[cfg(test)]

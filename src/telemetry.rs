@@ -17,6 +17,7 @@ use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 use crate::engine::Analysis;
+use crate::frame::Dropped;
 use crate::indicator::LedState;
 use crate::journal::rfc3339;
 use crate::mood::Mood;
@@ -57,11 +58,47 @@ pub struct State {
     pub journal_backlog: usize,
     /// The journal folder.
     pub journal_dir: std::path::PathBuf,
+    /// Frames a second the camera delivers (smoothed).
+    pub capture_fps: f64,
+    /// Frames a second the pipeline analyses (smoothed).
+    pub processed_fps: f64,
+    /// Frames dropped since start, by reason.
+    pub frames_dropped: std::collections::BTreeMap<&'static str, u64>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MoodLabel {
     mood: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+/// A rate from event times, smoothed (exponential moving average of the intervals).
+#[derive(Debug, Default)]
+struct Rate {
+    last: Option<Instant>,
+    interval_s: f64,
+}
+
+impl Rate {
+    fn event(&mut self, now: Instant) -> f64 {
+        if let Some(prev) = self.last {
+            let dt = now.duration_since(prev).as_secs_f64();
+            self.interval_s = match self.interval_s {
+                0.0 => dt,
+                avg => 0.8 * avg + 0.2 * dt,
+            };
+        }
+        self.last = Some(now);
+        if self.interval_s > 0.0 {
+            1.0 / self.interval_s
+        } else {
+            0.0
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -88,6 +125,12 @@ pub struct Telemetry {
     camera_up: Gauge,
     uploads: Family<OutcomeLabel, Counter>,
     journal_backlog: Gauge,
+    captured: Counter,
+    dropped: Family<ReasonLabel, Counter>,
+    capture_fps: Gauge<f64, AtomicU64>,
+    processed_fps: Gauge<f64, AtomicU64>,
+    capture_rate: Mutex<Rate>,
+    process_rate: Mutex<Rate>,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -95,6 +138,11 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
         0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0,
     ]
     .into_iter()
+}
+
+/// A mutex that a panic elsewhere does not poison for us.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Telemetry {
@@ -118,6 +166,9 @@ impl Telemetry {
                 visitors_today: 0,
                 journal_backlog: 0,
                 journal_dir,
+                capture_fps: 0.0,
+                processed_fps: 0.0,
+                frames_dropped: Default::default(),
             }),
             frames: Counter::default(),
             faces: Counter::default(),
@@ -129,6 +180,12 @@ impl Telemetry {
             camera_up: Gauge::default(),
             uploads: Family::default(),
             journal_backlog: Gauge::default(),
+            captured: Counter::default(),
+            dropped: Family::default(),
+            capture_fps: Gauge::default(),
+            processed_fps: Gauge::default(),
+            capture_rate: Mutex::default(),
+            process_rate: Mutex::default(),
             registry: Registry::default(),
         };
         // One row per metric: name (after `moodkiosk_`), field, help.
@@ -148,6 +205,10 @@ impl Telemetry {
             "camera_up", camera_up, "1 while the camera delivers frames";
             "uploads", uploads, "Photos posted to /api/classify, by outcome";
             "journal_backlog", journal_backlog, "Journal records waiting for disk space";
+            "frames_captured", captured, "Good frames the camera delivered";
+            "frames_dropped", dropped, "Frames not analysed, by reason (corrupt, truncated, wrong_size, superseded)";
+            "capture_fps", capture_fps, "Frames a second the camera delivers (smoothed)";
+            "processed_fps", processed_fps, "Frames a second the pipeline analyses (smoothed)";
         }
         Telemetry { registry, ..t }
     }
@@ -208,9 +269,30 @@ impl Telemetry {
         };
     }
 
+    /// The camera delivered a good frame (capture thread).
+    pub fn captured(&self) {
+        self.captured.inc();
+        let fps = lock(&self.capture_rate).event(Instant::now());
+        self.capture_fps.set(fps);
+        self.state().capture_fps = (fps * 10.0).round() / 10.0;
+    }
+
+    /// A frame was not analysed.
+    pub fn dropped(&self, why: Dropped) {
+        self.dropped
+            .get_or_create(&ReasonLabel {
+                reason: why.as_str().into(),
+            })
+            .inc();
+        *self.state().frames_dropped.entry(why.as_str()).or_default() += 1;
+    }
+
     /// One camera frame went through the pipeline.
     pub fn frame(&self, a: &Analysis, detected: bool) {
         self.frames.inc();
+        let fps = lock(&self.process_rate).event(Instant::now());
+        self.processed_fps.set(fps);
+        self.state().processed_fps = (fps * 10.0).round() / 10.0;
         self.faces.inc_by(a.faces.len() as u64);
         if detected {
             self.detection.observe(a.detect_ms / 1000.0);

@@ -1,6 +1,7 @@
 //! The command line: clap definitions (also the source of the man page and the completions).
 
 pub mod bench;
+pub mod cameras;
 pub mod classify;
 pub mod eval;
 pub mod profile;
@@ -51,6 +52,8 @@ pub enum Cmd {
         #[arg(long)]
         profile: bool,
     },
+    /// List the V4L2 cameras of this machine, their formats and sizes, and how to use each.
+    Cameras,
     /// Validate a config file and print the effective configuration (secrets redacted).
     CheckConfig {
         /// The TOML config file.

@@ -25,7 +25,7 @@ impl Events {
         Events {
             telemetry,
             notifier,
-            camera: "camera not opened yet".into(),
+            camera: "camera starting".into(),
             visitors_today: 0,
             ready_sent: false,
         }
@@ -60,14 +60,22 @@ impl Events {
         self.status();
     }
 
-    /// A frame went through the pipeline; the first one tells systemd the service is ready.
-    pub fn frame(&mut self, a: &Analysis, detected: bool) {
-        self.telemetry.frame(a, detected);
+    /// The pipeline is built (models, journal, web page): READY=1 for systemd, once.
+    pub fn ready(&mut self) {
         if !self.ready_sent {
             let line = format!("{}; visitors today {}", self.camera, self.visitors_today);
             self.notifier.ready(&line);
             self.ready_sent = true;
         }
+    }
+
+    /// A frame went through the pipeline.
+    pub fn frame(&mut self, a: &Analysis, detected: bool) {
+        self.telemetry.frame(a, detected);
+    }
+
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
     }
 
     /// A visitor's steady mood (already written to the journal, `backlog` records waiting).

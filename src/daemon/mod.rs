@@ -1,10 +1,9 @@
-//! The daemon: builds the pipeline from a config, then runs the frame loop until SIGTERM/SIGINT
-//! (or the end of a non-looping replay). Each step of the loop: keep-alive, summary and day
-//! change, camera (open/read, see [`camera`]), analyse the frame, track visitors, journal and
-//! LEDs. Reload on SIGHUP is in [`reload`], visitor counting in [`visits`], reporting in
-//! [`events`].
+//! The daemon: builds the pipeline from a config, tells systemd it is ready, then runs the frame
+//! loop until SIGTERM/SIGINT (or the end of a non-looping replay). Each step of the loop:
+//! keep-alive, summary and day change, take the newest frame and camera events from the capture
+//! thread ([`crate::source::capture`]), analyse the frame, track visitors, journal and LEDs.
+//! Reload on SIGHUP is in [`reload`], visitor counting in [`visits`], reporting in [`events`].
 
-mod camera;
 mod events;
 mod reload;
 mod visits;
@@ -22,12 +21,12 @@ use crate::frame::Frame;
 use crate::indicator::{self, Indicator, Status};
 use crate::journal::Journal;
 use crate::notify::Notifier;
-use crate::source::{self, FrameSource, SourceKind};
+use crate::source::capture::{CameraEvent, Capture};
+use crate::source::SourceKind;
 use crate::telemetry::{Telemetry, STALL};
 use crate::tracker::Tracker;
 use crate::web::WebServer;
 
-use camera::{Camera, Poll};
 use events::Events;
 use visits::Visits;
 
@@ -54,14 +53,12 @@ impl Signals {
     }
 }
 
-/// Everything built from a config.
+/// Everything built from a config (the camera is started by the loop: it reports there).
 pub struct Pipeline {
     pub cfg: Config,
     pub analyzer: Analyzer,
-    pub source: Box<dyn FrameSource>,
     pub indicator: Indicator,
     pub journal: Journal,
-    stop: Arc<AtomicBool>,
 }
 
 /// The classifier named by the config, logged by its file.
@@ -76,7 +73,7 @@ pub fn load_classifier(model: &ModelRef) -> Result<Classifier> {
 
 impl Pipeline {
     /// Load the models, claim the LEDs, open the journal; a replay folder must exist.
-    pub fn build(cfg: Config, stop: Arc<AtomicBool>) -> Result<Pipeline> {
+    pub fn build(cfg: Config) -> Result<Pipeline> {
         if cfg.source.kind == SourceKind::Replay {
             check_replay_paths(&cfg)?;
         }
@@ -89,14 +86,11 @@ impl Pipeline {
         log::info!("LEDs: {} backend", indicator.backend());
         let journal = Journal::open(&cfg.journal)?;
         log::info!("journal in {}", journal.dir().display());
-        let source = source::build(&cfg.source, stop.clone());
         Ok(Pipeline {
             cfg,
             analyzer,
-            source,
             indicator,
             journal,
-            stop,
         })
     }
 }
@@ -115,12 +109,13 @@ fn check_replay_paths(cfg: &Config) -> Result<()> {
 
 /// Run until SIGTERM/SIGINT (or the end of a non-looping replay). Fails only at start-up.
 pub fn run(cfg: Config, signals: Signals) -> Result<()> {
-    let p = Pipeline::build(cfg, signals.stop.clone())?;
+    let p = Pipeline::build(cfg)?;
     let notifier = Notifier::from_env();
+    let stall = notifier.watchdog_timeout().unwrap_or(STALL);
     let telemetry = Arc::new(Telemetry::new(
         p.analyzer.engine().classifier.name().display().to_string(),
         p.journal.dir().to_path_buf(),
-        notifier.watchdog_timeout().unwrap_or(STALL),
+        stall,
     ));
     let slot = EngineSlot::new(p.analyzer.engine().clone());
     let _web = match p.cfg.web.enabled {
@@ -131,8 +126,12 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
         )?),
         false => None,
     };
-    log::info!("running; source {}", p.source.describe());
-    let mut lp = Loop::new(p, Events::new(telemetry, notifier), slot);
+    let capture = Capture::start(&p.cfg.source, telemetry.clone())?;
+    let mut ev = Events::new(telemetry, notifier);
+    // Models loaded, journal open, page listening: ready, whatever the camera does.
+    ev.ready();
+    log::info!("running; source {}", describe_source(&p.cfg));
+    let mut lp = Loop::new(p, ev, slot, capture, stall);
     while !signals.stop.load(Ordering::Relaxed) {
         if signals.reload.swap(false, Ordering::Relaxed) {
             lp.reload();
@@ -149,12 +148,29 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
     Ok(())
 }
 
+fn describe_source(cfg: &Config) -> String {
+    let s = &cfg.source;
+    match s.kind {
+        SourceKind::V4l2 => s.device.display().to_string(),
+        SourceKind::Pipe => format!("command {}", s.command.join(" ")),
+        SourceKind::Replay => {
+            let names: Vec<String> = s.replay.iter().map(|p| p.display().to_string()).collect();
+            format!("replay {}", names.join(","))
+        }
+    }
+}
+
 /// The running loop's state.
 struct Loop {
     p: Pipeline,
     ev: Events,
     slot: Arc<EngineSlot>,
-    camera: Camera,
+    capture: Capture,
+    camera_up: bool,
+    /// The capture thread may be silent this long (a frame read) before the loop stops feeding
+    /// the watchdog.
+    capture_patience: Duration,
+    stall: Duration,
     visits: Visits,
     tracker: Tracker,
     frame_no: u64,
@@ -162,13 +178,22 @@ struct Loop {
 }
 
 impl Loop {
-    fn new(p: Pipeline, ev: Events, slot: Arc<EngineSlot>) -> Loop {
+    fn new(
+        p: Pipeline,
+        ev: Events,
+        slot: Arc<EngineSlot>,
+        capture: Capture,
+        stall: Duration,
+    ) -> Loop {
         Loop {
-            camera: Camera::new(p.cfg.source.retry_interval()),
             visits: Visits::new(p.cfg.journal.summary_interval()),
             tracker: Tracker::new(p.cfg.steady.clone()),
+            capture_patience: stall.max(p.cfg.source.dequeue_timeout() + Duration::from_secs(2)),
+            stall,
             frame_no: 0,
             last_faces: Vec::new(),
+            camera_up: false,
+            capture,
             p,
             ev,
             slot,
@@ -177,19 +202,39 @@ impl Loop {
 
     /// One step; false when a non-looping replay has ended.
     fn step(&mut self) -> bool {
-        self.ev.tick();
+        // A capture thread stuck in a read stops the keep-alives: systemd restarts us.
+        if self.capture.silent_for() < self.capture_patience {
+            self.ev.tick();
+        }
         self.bookkeeping();
-        match self.camera.poll(self.p.source.as_mut(), &mut self.ev) {
-            Poll::Frame(frame) => self.process(frame),
-            Poll::Waiting => self.show_fault(),
-            Poll::Finished => {
-                log::info!("replay finished");
-                return false;
+        let blink = self.p.cfg.indicator.blink() / 2;
+        let taken = self.capture.take(blink.min(Duration::from_millis(100)));
+        let mut ended = false;
+        for e in taken.events {
+            match e {
+                CameraEvent::Up { source, reconnect } => {
+                    self.camera_up = true;
+                    self.ev.camera_up(source, reconnect);
+                }
+                CameraEvent::Down { why, lost } => {
+                    self.camera_up = false;
+                    self.last_faces.clear();
+                    let retry = self.p.cfg.source.retry_interval();
+                    self.ev.camera_down(&why, lost, retry.as_millis());
+                }
+                CameraEvent::End => ended = true,
             }
         }
-        true
+        match taken.frame {
+            Some(frame) => self.process(frame),
+            None if !self.camera_up => self.show_fault(),
+            None => {}
+        }
+        if ended {
+            log::info!("replay finished");
+        }
+        !ended
     }
-
     /// Summary records when due, and the day's count at midnight.
     fn bookkeeping(&mut self) {
         if let Some(rec) = self.visits.summary_due(Instant::now()) {
@@ -201,15 +246,11 @@ impl Loop {
         }
     }
 
-    /// Camera down: blink the status LED and wait a little.
+    /// Camera down: blink the status LED.
     fn show_fault(&mut self) {
-        self.last_faces.clear();
         self.p.indicator.show_status(Status::Fault);
         self.p.indicator.refresh(Instant::now());
         self.ev.leds(self.p.indicator.state());
-        if !self.camera.is_up() && !self.p.stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 
     /// One frame: faces and moods, the tracker's decisions, journal, LEDs.
@@ -260,13 +301,23 @@ impl Loop {
         let file = self.p.cfg.file.clone();
         match reload::apply(&file, &mut self.p) {
             Ok(changed) => {
+                if changed.source {
+                    // The old source is released before the new one opens (a device is held once).
+                    self.capture
+                        .stop(self.p.cfg.source.dequeue_timeout() + Duration::from_secs(3));
+                    match Capture::start(&self.p.cfg.source, self.ev.telemetry().clone()) {
+                        Ok(c) => self.capture = c,
+                        Err(e) => log::error!("camera: {e}"),
+                    }
+                    self.camera_up = false;
+                    self.capture_patience = self
+                        .stall
+                        .max(self.p.cfg.source.dequeue_timeout() + Duration::from_secs(2));
+                }
                 self.tracker.set_config(self.p.cfg.steady.clone());
                 self.visits.set_every(self.p.cfg.journal.summary_interval());
                 if changed.engine {
                     self.slot.publish(self.p.analyzer.engine().clone());
-                }
-                if changed.source {
-                    self.camera.reopen(self.p.cfg.source.retry_interval());
                 }
                 let model = self.p.analyzer.engine().classifier.name();
                 self.ev
@@ -283,7 +334,7 @@ impl Loop {
         let rec = self.visits.summary();
         self.p.journal.write(&rec);
         self.p.journal.close();
-        self.p.source.close();
+        self.capture.stop(Duration::from_secs(2));
         self.p.indicator.show_mood(None);
         self.p.indicator.all_off();
     }

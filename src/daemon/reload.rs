@@ -18,7 +18,7 @@ use crate::source;
 pub struct Changed {
     /// A new detector, classifier or crop settings: the upload workers need the new engine.
     pub engine: bool,
-    /// A new frame source: reopen the camera.
+    /// A new frame source: the loop restarts the capture thread.
     pub source: bool,
 }
 
@@ -64,10 +64,6 @@ pub fn apply(file: &Path, p: &mut Pipeline) -> Result<Changed> {
             log::info!("journal in {}", p.journal.dir().display());
         }
         None => p.journal.set_settings(&new.journal),
-    }
-    if changed.source {
-        p.source.close();
-        p.source = source::build(&new.source, p.stop.clone());
     }
     if new.log.level != old.log.level && std::env::var_os("RUST_LOG").is_none() {
         log::set_max_level(new.log.level.filter());

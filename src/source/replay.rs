@@ -1,7 +1,8 @@
 //! Replay: image files (or folders of them, sorted by name) delivered as frames at a fixed rate,
-//! once or looping. A file that vanishes or fails to decode is a source error, exactly as an
-//! unplugged camera is, so the daemon's recovery path is exercised without hardware. Files are
-//! decoded by [`crate::photo::decode`], the one decoder of untrusted images (limits, sniffing).
+//! once or looping. A file that fails to decode is skipped, with one warning naming it, as a
+//! camera's corrupt frame is; a file or folder that vanishes is a source error, as an unplugged
+//! camera is, so the daemon's recovery path is exercised without hardware. Files are decoded by
+//! [`crate::photo::decode`], the one decoder of untrusted images (limits, sniffing).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use image::GrayImage;
 
+use super::Next;
 use crate::error::{Error, Result};
-use crate::frame::Frame;
+use crate::frame::{Dropped, Frame};
 use crate::photo::{self, PhotoLimits, IMAGE_EXT};
 
 /// Replays image files as frames.
@@ -30,6 +32,8 @@ pub struct ReplaySource {
     shown: u32,
     current: Option<GrayImage>,
     stop: Arc<AtomicBool>,
+    /// Files already warned about (one warning each).
+    warned: std::collections::HashSet<PathBuf>,
 }
 
 impl ReplaySource {
@@ -50,6 +54,7 @@ impl ReplaySource {
             shown: 0,
             current: None,
             stop: Arc::new(AtomicBool::new(false)),
+            warned: Default::default(),
         }
     }
 
@@ -154,7 +159,11 @@ impl super::FrameSource for ReplaySource {
         Ok(())
     }
 
-    fn next_frame(&mut self) -> Result<Option<Frame>> {
+    fn live(&self) -> bool {
+        false
+    }
+
+    fn next(&mut self) -> Result<Next> {
         if !self.open {
             return Err(self.error("not open"));
         }
@@ -165,7 +174,7 @@ impl super::FrameSource for ReplaySource {
         }
         if self.pos >= self.files.len() {
             if !self.looped {
-                return Ok(None);
+                return Ok(Next::End);
             }
             self.pos = 0;
         }
@@ -182,15 +191,24 @@ impl super::FrameSource for ReplaySource {
                 let path = self.files[self.pos].clone();
                 let bytes = std::fs::read(&path)
                     .map_err(|e| self.error(format!("{}: {e}", path.display())))?;
-                let g = photo::decode(&bytes, &PhotoLimits::default())
-                    .map_err(|e| self.error(format!("{}: {e}", path.display())))?;
+                let g = match photo::decode(&bytes, &PhotoLimits::default()) {
+                    Ok(g) => g,
+                    Err(e) => {
+                        // Skip the whole file (its hold and gap frames); warn once per file.
+                        if self.warned.insert(path.clone()) {
+                            log::warn!("replay: skipping {}: {e}", path.display());
+                        }
+                        self.shown = self.hold + self.gap;
+                        return Ok(Next::Dropped(Dropped::Corrupt));
+                    }
+                };
                 self.current = Some(g.clone());
                 g
             }
         };
         self.shown += 1;
         self.seq += 1;
-        Ok(Some(Frame {
+        Ok(Next::Frame(Frame {
             image,
             seq: self.seq,
             at: Instant::now(),
@@ -226,13 +244,13 @@ mod tests {
         }
         let mut s = ReplaySource::new(vec![d.path().to_path_buf()], 1000.0, false);
         s.open().unwrap();
-        let a = s.next_frame().unwrap().unwrap();
-        let b = s.next_frame().unwrap().unwrap();
+        let a = frame(&mut s);
+        let b = frame(&mut s);
         assert_eq!(
             (a.image.get_pixel(0, 0)[0], b.image.get_pixel(0, 0)[0]),
             (10, 20)
         );
-        assert!(s.next_frame().unwrap().is_none());
+        assert!(matches!(s.next().unwrap(), Next::End));
     }
 
     #[test]
@@ -245,7 +263,7 @@ mod tests {
             ReplaySource::new(vec![d.path().to_path_buf()], 1000.0, false).with_hold_gap(2, 1);
         s.open().unwrap();
         let mut px = Vec::new();
-        while let Some(f) = s.next_frame().unwrap() {
+        while let Next::Frame(f) = s.next().unwrap() {
             px.push(f.image.get_pixel(0, 0)[0]);
         }
         assert_eq!(px, vec![7, 7, 128]);
@@ -262,9 +280,43 @@ mod tests {
             .save(dir.join("a.png"))
             .unwrap();
         s.open().unwrap();
-        assert!(s.next_frame().unwrap().is_some());
-        assert!(s.next_frame().unwrap().is_some(), "loops");
+        frame(&mut s);
+        frame(&mut s); // loops
         std::fs::remove_file(dir.join("a.png")).unwrap();
-        assert!(s.next_frame().is_err());
+        assert!(s.next().is_err());
+    }
+
+    fn frame(s: &mut ReplaySource) -> Frame {
+        match s.next().unwrap() {
+            Next::Frame(f) => f,
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_file_is_skipped_not_a_fault() {
+        let d = tempfile::tempdir().unwrap();
+        for (name, v) in [("a.png", 10u8), ("c.png", 30)] {
+            image::GrayImage::from_pixel(4, 3, image::Luma([v]))
+                .save(d.path().join(name))
+                .unwrap();
+        }
+        std::fs::write(d.path().join("b.png"), [0x89u8, b'P', b'N', b'G', 1, 2, 3]).unwrap();
+        let mut s =
+            ReplaySource::new(vec![d.path().to_path_buf()], 1000.0, true).with_hold_gap(2, 0);
+        s.open().unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            match s.next().unwrap() {
+                Next::Frame(f) => seen.push(f.image.get_pixel(0, 0)[0]),
+                Next::Dropped(why) => {
+                    assert_eq!(why, Dropped::Corrupt);
+                    seen.push(0)
+                }
+                Next::End => panic!("loops"),
+            }
+        }
+        // a a (b dropped once) c c a a: the bad file costs one dropped frame per round.
+        assert_eq!(seen, vec![10, 10, 0, 30, 30, 10, 10]);
     }
 }

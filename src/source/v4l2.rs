@@ -1,4 +1,5 @@
-//! V4L2 camera through the `v4l` crate: MJPEG, YUYV or GREY, converted to 8-bit gray. Every
+//! V4L2 camera through the `v4l` crate: MJPEG, YUYV, GREY or I420 (YU12), converted to 8-bit
+//! gray (MJPEG: the luma plane only, standard Huffman tables when a frame has none). Every
 //! dequeue waits at most `dequeue_timeout` (the crate blocks forever without one), and the
 //! stream is torn down inside `catch_unwind` because the crate panics in `Drop` on most errors.
 
@@ -6,7 +7,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use image::GrayImage;
 use v4l::buffer::Type;
 use v4l::io::mmap::Stream;
 use v4l::io::traits::{CaptureStream, Stream as _};
@@ -14,15 +14,15 @@ use v4l::video::capture::Parameters;
 use v4l::video::Capture;
 use v4l::{Device, FourCC};
 
+use super::Next;
 use super::{PixelFormat, SourceSettings};
 use crate::error::{Error, Result};
-use crate::frame::{gray_from_yuyv, Frame};
-use crate::photo::{self, PhotoLimits};
+use crate::frame::{self, Frame, RawFormat};
 
 /// An open capture stream and what was negotiated.
 struct Open {
     stream: Stream<'static>,
-    fourcc: [u8; 4],
+    format: RawFormat,
     width: u32,
     height: u32,
     stride: u32,
@@ -74,6 +74,7 @@ impl V4l2Source {
             PixelFormat::Mjpeg => &[b"MJPG"],
             PixelFormat::Yuyv => &[b"YUYV"],
             PixelFormat::Grey => &[b"GREY"],
+            PixelFormat::I420 => &[b"YU12"],
         };
         let Some(code) = wanted.iter().find(|w| offered.contains(w)) else {
             let names: Vec<String> = offered
@@ -106,30 +107,6 @@ impl V4l2Source {
         }
         Ok((got, **code))
     }
-
-    fn decode(&self, o: &Open, data: &[u8]) -> Result<GrayImage> {
-        let (w, h) = (o.width, o.height);
-        match &o.fourcc {
-            b"MJPG" => photo::decode(data, &PhotoLimits::default())
-                .map_err(|e| self.err(format!("bad MJPEG frame: {e}"))),
-            b"YUYV" => {
-                let stride = o.stride.max(w * 2) as usize;
-                let mut packed = Vec::with_capacity((w * h * 2) as usize);
-                for row in data.chunks(stride).take(h as usize) {
-                    packed.extend_from_slice(&row[..(w as usize * 2).min(row.len())]);
-                }
-                gray_from_yuyv(&packed, w, h).ok_or_else(|| self.err("short YUYV frame"))
-            }
-            _ => {
-                let stride = o.stride.max(w) as usize;
-                let mut px = Vec::with_capacity((w * h) as usize);
-                for row in data.chunks(stride).take(h as usize) {
-                    px.extend_from_slice(&row[..(w as usize).min(row.len())]);
-                }
-                GrayImage::from_raw(w, h, px).ok_or_else(|| self.err("short GREY frame"))
-            }
-        }
-    }
 }
 
 impl super::FrameSource for V4l2Source {
@@ -147,9 +124,15 @@ impl super::FrameSource for V4l2Source {
             fmt.height,
             String::from_utf8_lossy(&fourcc)
         );
+        let format = match &fourcc {
+            b"MJPG" => RawFormat::Mjpeg,
+            b"YUYV" => RawFormat::Yuyv,
+            b"YU12" => RawFormat::I420,
+            _ => RawFormat::Grey,
+        };
         self.open = Some(Open {
             stream,
-            fourcc,
+            format,
             width: fmt.width,
             height: fmt.height,
             stride: fmt.stride,
@@ -157,14 +140,21 @@ impl super::FrameSource for V4l2Source {
         Ok(())
     }
 
-    fn next_frame(&mut self) -> Result<Option<Frame>> {
+    fn next(&mut self) -> Result<Next> {
         let Some(mut o) = self.open.take() else {
             return Err(self.err("not open"));
         };
         let got = match o.stream.next() {
             Ok((buf, meta)) => {
                 let used = (meta.bytesused as usize).min(buf.len());
-                Ok(buf[..if used == 0 { buf.len() } else { used }].to_vec())
+                let data = &buf[..if used == 0 { buf.len() } else { used }];
+                Ok(frame::from_raw(
+                    o.format,
+                    data,
+                    (o.width, o.height),
+                    o.stride,
+                    true,
+                ))
             }
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 Err(self.err(format!("no frame within {} ms", self.timeout.as_millis())))
@@ -172,15 +162,19 @@ impl super::FrameSource for V4l2Source {
             Err(e) => Err(self.err(e)),
         };
         match got {
-            Ok(data) => {
-                let img = self.decode(&o, &data);
+            Ok(decoded) => {
                 self.open = Some(o);
-                self.seq += 1;
-                Ok(Some(Frame {
-                    image: img?,
-                    seq: self.seq,
-                    at: Instant::now(),
-                }))
+                Ok(match decoded {
+                    Ok(image) => {
+                        self.seq += 1;
+                        Next::Frame(Frame {
+                            image,
+                            seq: self.seq,
+                            at: Instant::now(),
+                        })
+                    }
+                    Err(why) => Next::Dropped(why),
+                })
             }
             Err(e) => {
                 teardown(o);

@@ -103,7 +103,7 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds) -> None:
               "Only convolutions (with their ReLU6) are quantized: the residual additions and the global average pool "
               "would become QLinearAdd / QLinearGlobalAveragePool, onnxruntime-only operators that tract cannot load, so "
               "they run in float between DequantizeLinear and QuantizeLinear." + (f" Operators: {ops}." if ops else ""), "",
-              "Through tract (`moodkiosk eval --data ../shared/data/fer2013 --model models/moodkiosk-int8.onnx "
+              "Through tract (`moodkiosk eval --manifest training/work/test_manifest.csv --model models/moodkiosk-int8.onnx "
               "--agree-with models/moodkiosk-fp32.onnx`) the same test set gives the same accuracy within 0.2 points and "
               "the agreement with fp32 (checked by `tests/cli.rs`).", "",
               "## Runtime", "",
