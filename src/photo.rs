@@ -85,6 +85,14 @@ pub fn decode(bytes: &[u8], limits: &PhotoLimits) -> Result<GrayImage, PhotoErro
         .ok()
         .filter(|f| FORMATS.contains(f))
         .ok_or(PhotoError::NotAnImage)?;
+    let jpeg;
+    let bytes = match format {
+        ImageFormat::Jpeg => {
+            jpeg = with_mjpeg_marker(bytes);
+            &jpeg[..]
+        }
+        _ => bytes,
+    };
     let corrupt = |e: image::ImageError| PhotoError::Corrupt {
         format: format_name(format),
         msg: e.to_string(),

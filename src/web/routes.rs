@@ -361,6 +361,9 @@ async fn status(State(s): State<AppState>) -> Response {
         "visitors_today": st.visitors_today,
         "frames": frames,
         "faces": faces,
+        "capture_fps": st.capture_fps,
+        "processed_fps": st.processed_fps,
+        "frames_dropped": st.frames_dropped,
         "journal": {"dir": st.journal_dir, "backlog": st.journal_backlog},
         "limits": {
             "max_upload_mb": s.cfg.max_upload_mb,
