@@ -7,7 +7,8 @@
 //! [`engine`] puts detector and classifier together for one frame or photo (the daemon, the
 //! upload page and `classify` share it), [`daemon`] runs the loop, [`config`] is the TOML file
 //! as types, [`photo`] decodes untrusted images, [`telemetry`] is what the daemon reports,
-//! [`notify`] talks to systemd, [`web`] serves the page and API. The command line (with `eval`
+//! [`notify`] talks to systemd, [`web`] serves the page and API, [`preview`] is the opt-in
+//! aiming view. The command line (with `eval`
 //! and `bench`) is the binary's, in `src/cli/`.
 
 pub mod classifier;
@@ -23,6 +24,7 @@ pub mod mood;
 pub mod notify;
 pub mod photo;
 pub mod preprocess;
+pub mod preview;
 pub mod source;
 pub mod telemetry;
 pub mod tracker;

@@ -78,7 +78,7 @@ async fn upload_page_and_dashboard_in_chromium() {
         unavailable("Chromium and ChromeDriver are needed: scripts/deps.sh --test installs them");
     }
     let d = tempfile::tempdir().unwrap();
-    let cfg = astronaut_config(d.path(), "bind = \"127.0.0.1:0\"\n");
+    let cfg = astronaut_config(d.path(), "bind = \"127.0.0.1:0\"\npreview = true\n");
     let kiosk = Kiosk::start(&cfg, d.path());
     let (_driver, c) = browser(&d.path().join("profile")).await;
     let wait = |secs| c.wait().at_most(Duration::from_secs(secs));
@@ -155,6 +155,40 @@ async fn upload_page_and_dashboard_in_chromium() {
         .unwrap();
     assert_eq!(camera, "up");
     std::fs::write(shots().join("dashboard.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // Setup preview: the live view shows frames (the <img> decodes the MJPEG stream) and the
+    // page describes the face found.
+    c.goto(&format!("{}/preview", kiosk.url)).await.unwrap();
+    let mut shown = serde_json::Value::Null;
+    for _ in 0..60 {
+        shown = c
+            .execute(
+                "const v = document.getElementById('view');\
+                 return [v.complete, v.naturalWidth, document.getElementById('faces').textContent];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if shown[1].as_u64() == Some(320) && shown[2].as_str().is_some_and(|t| t.contains(" px")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        shown[1].as_u64(),
+        Some(320),
+        "the preview shows frames: {shown}"
+    );
+    assert!(shown[2].as_str().unwrap().contains(" px"), "{shown}");
+    let banner = c
+        .find(Locator::Id("banner"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(banner.contains("Live camera preview"), "{banner}");
+    std::fs::write(shots().join("preview.png"), c.screenshot().await.unwrap()).unwrap();
     eprintln!("screenshots in {}", shots().display());
     c.close().await.unwrap();
 }

@@ -315,11 +315,18 @@ fn off_loopback_the_api_needs_the_token() {
     let token = "s3cret-token-0123456789";
     let cfg = astronaut_config(
         d.path(),
-        &format!("bind = \"0.0.0.0:0\"\ntoken = \"{token}\"\n"),
+        &format!("bind = \"0.0.0.0:0\"\ntoken = \"{token}\"\npreview = true\n"),
     );
     let k = Kiosk::start(&cfg, d.path());
     let u = |p: &str| format!("{}{p}", k.url);
-    for path in ["/api/status", "/api/today", "/metrics"] {
+    // The preview stream never ends: only its refusals are read here.
+    let (s, body) = get(&u("/preview.mjpg"), None);
+    assert!(s == 401 && body.contains("token_required"), "{body}");
+    assert_eq!(
+        get(&u("/preview.mjpg"), Some("s3cret-token-0123456780")).0,
+        403
+    );
+    for path in ["/api/status", "/api/today", "/metrics", "/api/preview"] {
         let (s, body) = get(&u(path), None);
         assert_eq!(s, 401, "{path}: {body}");
         assert!(body.contains("token_required"), "{body}");
@@ -387,5 +394,122 @@ fn a_burst_of_uploads_gets_answers_or_busy_and_frames_keep_flowing() {
             answers.len() - busy
         )),
         "{m}"
+    );
+}
+
+/// Read `parts` JPEG parts of a `multipart/x-mixed-replace` preview stream; `None` if it ends.
+fn preview_parts(url: &str, parts: usize) -> Option<Vec<Vec<u8>>> {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut s = TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    let mut jpegs = Vec::new();
+    while jpegs.len() < parts {
+        // A stall is a failure (the read times out); only a closed stream is `None`.
+        let n = s.read(&mut buf).expect("reading the preview stream");
+        if n == 0 {
+            return None;
+        }
+        got.extend_from_slice(&buf[..n]);
+        jpegs = Vec::new();
+        let mut at = 0;
+        while let Some(soi) = find(&got[at..], b"\xff\xd8").map(|i| i + at) {
+            match find(&got[soi..], b"\xff\xd9") {
+                Some(eoi) => {
+                    jpegs.push(got[soi..soi + eoi + 2].to_vec());
+                    at = soi + eoi + 2;
+                }
+                None => break,
+            }
+        }
+    }
+    let head = String::from_utf8_lossy(&got[..got.len().min(1000)]).to_string();
+    assert!(
+        head.contains("multipart/x-mixed-replace; boundary=frame"),
+        "{head}"
+    );
+    assert!(
+        find(&got, b"--frame\r\nContent-Type: image/jpeg\r\n").is_some(),
+        "{head}"
+    );
+    Some(jpegs)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The setup preview: off by default (404); on, a live MJPEG stream of reduced frames with the
+/// faces described in /api/preview, the status LED flashing while watched; the token guards
+/// it off loopback; a reload with `preview = false` ends the stream.
+#[test]
+fn setup_preview_is_opt_in_streams_mjpeg_and_turns_off_on_reload() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = astronaut_config(d.path(), "bind = \"127.0.0.1:0\"\n");
+    let k = Kiosk::start(&cfg, d.path());
+    for path in ["/preview", "/preview.mjpg", "/api/preview"] {
+        let (s, body) = get(&format!("{}{path}", k.url), None);
+        assert_eq!(s, 404, "{path}: {body}");
+        assert!(body.contains("web.preview"), "{body}");
+    }
+    drop(k);
+    let d = tempfile::tempdir().unwrap();
+    let cfg = astronaut_config(d.path(), "bind = \"127.0.0.1:0\"\npreview = true\n");
+    let mut k = Kiosk::start(&cfg, d.path());
+    let (s, page) = get(&format!("{}/preview", k.url), None);
+    assert!(s == 200 && page.contains("Live camera preview"), "{page}");
+    let url = format!("{}/preview.mjpg", k.url);
+    let watcher = std::thread::spawn(move || preview_parts(&url, 3).expect("three frames"));
+    let mut flashing = false;
+    let mut info = Value::Null;
+    wait_for(30, || {
+        let st = get_json(&format!("{}/api/status", k.url));
+        flashing |= st["leds"]["status"] == "flashing";
+        info = get_json(&format!("{}/api/preview", k.url));
+        flashing
+            && info["frame"]["faces"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty())
+    });
+    let jpegs = watcher.join().unwrap();
+    for j in &jpegs {
+        let img = image::load_from_memory(j).unwrap();
+        assert_eq!(
+            (img.width(), img.height()),
+            (320, 320),
+            "the 512x512 photo, reduced"
+        );
+    }
+    assert!(flashing, "the status LED flashes while someone watches");
+    let face = &info["frame"]["faces"][0];
+    assert!(
+        face["size_px"].as_u64().unwrap() > 40 && face["big_enough"] == true,
+        "{info}"
+    );
+    assert_eq!(info["frame"]["min_face_size"], 40, "{info}");
+    // A reload turns it off: an open stream ends, the page is gone.
+    let url = format!("{}/preview.mjpg", k.url);
+    let open = std::thread::spawn(move || preview_parts(&url, 1000));
+    std::thread::sleep(Duration::from_secs(2));
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("preview = true", "preview = false");
+    std::fs::write(&cfg, text).unwrap();
+    signal(&k.child, SIGHUP);
+    assert!(open.join().unwrap().is_none(), "the stream ended");
+    assert_eq!(get(&format!("{}/preview", k.url), None).0, 404);
+    assert!(k.alive());
+    assert!(
+        !k.log_text()
+            .contains("[web] changes take effect after a restart"),
+        "{}",
+        k.log_text()
     );
 }

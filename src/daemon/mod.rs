@@ -21,6 +21,7 @@ use crate::frame::Frame;
 use crate::indicator::{self, Indicator, Status};
 use crate::journal::Journal;
 use crate::notify::Notifier;
+use crate::preview::Preview;
 use crate::source::capture::{CameraEvent, Capture};
 use crate::source::SourceKind;
 use crate::telemetry::{Telemetry, STALL};
@@ -118,11 +119,13 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
         stall,
     ));
     let slot = EngineSlot::new(p.analyzer.engine().clone());
+    let preview = Preview::new(p.cfg.web.enabled && p.cfg.web.preview);
     let _web = match p.cfg.web.enabled {
         true => Some(WebServer::start(
             &p.cfg.web,
             telemetry.clone(),
             slot.clone(),
+            preview.clone(),
         )?),
         false => None,
     };
@@ -131,7 +134,7 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
     // Models loaded, journal open, page listening: ready, whatever the camera does.
     ev.ready();
     log::info!("running; source {}", describe_source(&p.cfg));
-    let mut lp = Loop::new(p, ev, slot, capture, stall);
+    let mut lp = Loop::new(p, ev, slot, capture, stall, preview);
     while !signals.stop.load(Ordering::Relaxed) {
         if signals.reload.swap(false, Ordering::Relaxed) {
             lp.reload();
@@ -175,6 +178,7 @@ struct Loop {
     tracker: Tracker,
     frame_no: u64,
     last_faces: Vec<FaceBox>,
+    preview: Arc<Preview>,
 }
 
 impl Loop {
@@ -184,8 +188,10 @@ impl Loop {
         slot: Arc<EngineSlot>,
         capture: Capture,
         stall: Duration,
+        preview: Arc<Preview>,
     ) -> Loop {
         Loop {
+            preview,
             visits: Visits::new(p.cfg.journal.summary_interval()),
             tracker: Tracker::new(p.cfg.steady.clone()),
             capture_patience: stall.max(p.cfg.source.dequeue_timeout() + Duration::from_secs(2)),
@@ -269,6 +275,12 @@ impl Loop {
         let moods = match analysis {
             Ok(a) => {
                 self.ev.frame(&a, detect);
+                if self.preview.due(Instant::now()) {
+                    let st = self.ev.telemetry().snapshot();
+                    let min = self.p.cfg.detector.min_face_size;
+                    let fps = (st.capture_fps, st.processed_fps);
+                    self.preview.publish(&frame.image, &a, min, fps);
+                }
                 a.faces
             }
             Err(e) => {
@@ -290,7 +302,10 @@ impl Loop {
             self.ev
                 .decision(&d, self.visits.visitors_today(), self.p.journal.backlog());
         }
-        self.p.indicator.show_status(Status::Ok);
+        self.p.indicator.show_status(match self.preview.watched() {
+            true => Status::Watched,
+            false => Status::Ok,
+        });
         self.p.indicator.show_mood(self.tracker.shown());
         self.p.indicator.refresh(Instant::now());
         self.ev.leds(self.p.indicator.state());
@@ -315,6 +330,8 @@ impl Loop {
                         .max(self.p.cfg.source.dequeue_timeout() + Duration::from_secs(2));
                 }
                 self.tracker.set_config(self.p.cfg.steady.clone());
+                let web = &self.p.cfg.web;
+                self.preview.set_enabled(web.enabled && web.preview);
                 self.visits.set_every(self.p.cfg.journal.summary_interval());
                 if changed.engine {
                     self.slot.publish(self.p.analyzer.engine().clone());

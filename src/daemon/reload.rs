@@ -68,7 +68,11 @@ pub fn apply(file: &Path, p: &mut Pipeline) -> Result<Changed> {
     if new.log.level != old.log.level && std::env::var_os("RUST_LOG").is_none() {
         log::set_max_level(new.log.level.filter());
     }
-    if new.web != old.web {
+    let without_preview = |w: &crate::web::WebSettings| crate::web::WebSettings {
+        preview: false,
+        ..w.clone()
+    };
+    if without_preview(&new.web) != without_preview(&old.web) {
         log::warn!("[web] changes take effect after a restart");
     }
     p.cfg = new;

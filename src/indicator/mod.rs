@@ -134,6 +134,8 @@ pub enum Status {
     Ok,
     /// Camera missing or failing: blinking.
     Fault,
+    /// Camera up and the setup preview watched: flashing at four times the blink rate.
+    Watched,
 }
 
 /// What the LEDs show, for the status page.
@@ -145,7 +147,8 @@ pub struct LedState {
     pub happy: bool,
     /// The not-happy LED is lit.
     pub not_happy: bool,
-    /// The status LED: `steady` (camera up) or `blinking` (camera fault).
+    /// The status LED: `steady` (camera up), `blinking` (camera fault) or `flashing` (camera
+    /// up, and someone watches the setup preview).
     pub status: &'static str,
 }
 
@@ -218,6 +221,7 @@ impl Indicator {
             status: match self.status {
                 Status::Ok => "steady",
                 Status::Fault => "blinking",
+                Status::Watched => "flashing",
             },
         }
     }
@@ -272,14 +276,16 @@ impl Indicator {
     /// Apply the state to the lines; call often (every frame or retry tick) so faults blink.
     pub fn refresh(&mut self, now: Instant) {
         self.log_change();
-        let blink_on =
-            (now.duration_since(self.started).as_millis() / self.blink.as_millis().max(1)) % 2 == 0;
+        let since = now.duration_since(self.started).as_millis();
+        let blink_on = (since / self.blink.as_millis().max(1)) % 2 == 0;
+        let flash_on = (since / (self.blink.as_millis() / 4).max(1)) % 2 == 0;
         let want = [
             self.mood == Some(Mood::Happy),
             self.mood == Some(Mood::NotHappy),
             match self.status {
                 Status::Ok => true,
                 Status::Fault => blink_on,
+                Status::Watched => flash_on,
             },
         ];
         for (i, led) in Led::ALL.iter().enumerate() {

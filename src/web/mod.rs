@@ -24,6 +24,7 @@ use crate::config::{Invalid, Secret};
 use crate::engine::EngineSlot;
 use crate::error::{Error, Result};
 use crate::invalid;
+use crate::preview::Preview;
 use crate::telemetry::Telemetry;
 
 pub use routes::{router, AppState};
@@ -44,6 +45,7 @@ pub struct WebSettings {
     pub max_concurrent: u32,
     pub max_queued: u32,
     pub request_timeout_s: u64,
+    pub preview: bool,
 }
 
 impl WebSettings {
@@ -99,6 +101,7 @@ impl WebServer {
         cfg: &WebSettings,
         telemetry: Arc<Telemetry>,
         engine: Arc<EngineSlot>,
+        preview: Arc<Preview>,
     ) -> Result<WebServer> {
         let bind_err = |source| Error::Listen {
             addr: cfg.bind,
@@ -107,7 +110,7 @@ impl WebServer {
         let listener = std::net::TcpListener::bind(cfg.bind).map_err(bind_err)?;
         listener.set_nonblocking(true).map_err(bind_err)?;
         let addr = listener.local_addr().map_err(bind_err)?;
-        let app = router(AppState::new(cfg, telemetry, engine)?);
+        let app = router(AppState::new(cfg, telemetry, engine, preview)?);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -201,7 +204,7 @@ mod tests {
             classifier: Classifier::load(&ModelRef::Builtin).unwrap(),
             detector: cfg.detector.clone(),
         }));
-        let state = AppState::new(&cfg.web, telemetry, engine).unwrap();
+        let state = AppState::new(&cfg.web, telemetry, engine, Preview::new(false)).unwrap();
         (router(state), dir)
     }
 

@@ -21,6 +21,7 @@ use super::{today, WebSettings};
 use crate::engine::EngineSlot;
 use crate::error::Result;
 use crate::photo::{PhotoError, PhotoLimits};
+use crate::preview::Preview;
 use crate::telemetry::Telemetry;
 
 /// What every handler can reach.
@@ -29,6 +30,7 @@ pub struct AppState {
     pub telemetry: Arc<Telemetry>,
     pub workers: Arc<Workers>,
     pub cfg: Arc<WebSettings>,
+    pub preview: Arc<Preview>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
         cfg: &WebSettings,
         telemetry: Arc<Telemetry>,
         engine: Arc<EngineSlot>,
+        preview: Arc<Preview>,
     ) -> Result<AppState> {
         let workers = Workers::start(
             cfg.max_concurrent as usize,
@@ -50,6 +53,7 @@ impl AppState {
             telemetry,
             workers: Arc::new(workers),
             cfg: Arc::new(cfg.clone()),
+            preview,
         })
     }
 }
@@ -82,6 +86,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/upload.js"),
     ),
     (
+        "preview.html",
+        "text/html; charset=utf-8",
+        include_str!("assets/preview.html"),
+    ),
+    (
+        "preview.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/preview.js"),
+    ),
+    (
         "dashboard.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/dashboard.js"),
@@ -101,6 +115,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/status", get(status))
         .route("/api/today", get(today_handler))
         .route("/metrics", get(metrics))
+        .route("/preview.mjpg", get(preview_stream))
+        .route("/api/preview", get(preview_info))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/", get(|| async { asset_response("index.html") }))
@@ -108,6 +124,7 @@ pub fn router(state: AppState) -> Router {
             "/dashboard",
             get(|| async { asset_response("dashboard.html") }),
         )
+        .route("/preview", get(preview_page))
         .route("/assets/{file}", get(asset))
         .route("/healthz", get(healthz))
         .merge(api)
@@ -338,6 +355,58 @@ fn job_error(e: JobError) -> Response {
             error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e)
         }
     }
+}
+
+fn preview_off() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "preview_off",
+        "the setup preview is off; set web.preview = true and reload (systemctl reload moodkiosk)",
+    )
+}
+
+/// `GET /preview`: the aiming page (404 while `web.preview` is off).
+async fn preview_page(State(s): State<AppState>) -> Response {
+    match s.preview.enabled() {
+        true => asset_response("preview.html"),
+        false => preview_off(),
+    }
+}
+
+/// `GET /api/preview`: what the latest preview frame shows (faces, sizes, frame rates).
+async fn preview_info(State(s): State<AppState>) -> Response {
+    if !s.preview.enabled() {
+        return preview_off();
+    }
+    Json(json!({ "watched": s.preview.watched(), "frame": s.preview.info() })).into_response()
+}
+
+/// `GET /preview.mjpg`: the live preview as MJPEG over HTTP (`multipart/x-mixed-replace`),
+/// from memory, at most a few frames a second; ends when the preview is turned off.
+async fn preview_stream(State(s): State<AppState>) -> Response {
+    if !s.preview.enabled() {
+        return preview_off();
+    }
+    let watcher = s.preview.watch();
+    let parts = futures_util::stream::unfold(watcher, |mut w| async move {
+        let f = w.next().await?;
+        let mut part = format!(
+            "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+            f.jpeg.len()
+        )
+        .into_bytes();
+        part.extend_from_slice(&f.jpeg);
+        part.extend_from_slice(b"\r\n");
+        Some((Ok::<_, std::io::Error>(Bytes::from(part)), w))
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            "multipart/x-mixed-replace; boundary=frame",
+        )],
+        axum::body::Body::from_stream(parts),
+    )
+        .into_response()
 }
 
 /// `GET /api/status`.
