@@ -224,6 +224,18 @@ fn phone_photos_are_turned_upright_by_their_exif_orientation() {
     let v = faces(&tagged);
     assert_eq!(v["faces"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(v["faces"][0]["mood"], "happy", "{v}");
+    // The upload page's API decodes the same way.
+    let k = Kiosk::start(
+        &astronaut_config(d.path(), "bind = \"127.0.0.1:0\"\n"),
+        d.path(),
+    );
+    let mut resp = ureq::post(format!("{}/api/classify", k.url))
+        .header("Content-Type", "image/jpeg")
+        .send(&std::fs::read(&tagged).unwrap()[..])
+        .unwrap();
+    let web: serde_json::Value =
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(web["faces"], v["faces"], "page and CLI agree: {web}");
     // The page shows the box on the upright photo: width and height are the upright ones.
     assert_eq!(
         (v["width"].as_u64(), v["height"].as_u64()),
