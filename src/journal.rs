@@ -159,9 +159,11 @@ pub struct Journal {
     fsync: FsyncPolicy,
     day: Option<NaiveDate>,
     file: Option<File>,
-    backlog: VecDeque<String>,
+    /// Encoded lines waiting to be written: (is a summary, the line).
+    backlog: VecDeque<(bool, String)>,
     failing: bool,
-    dropped: u64,
+    /// Records dropped because the backlog was full: (summaries, visitors).
+    dropped: (u64, u64),
 }
 
 impl Journal {
@@ -180,7 +182,7 @@ impl Journal {
             file: None,
             backlog: VecDeque::new(),
             failing: false,
-            dropped: 0,
+            dropped: (0, 0),
         };
         j.ensure_file(Local::now().date_naive())?;
         Ok(j)
@@ -202,10 +204,40 @@ impl Journal {
         self.backlog.len()
     }
 
+    /// Records dropped because the backlog was full: (summaries, visitors).
+    pub fn dropped(&self) -> (u64, u64) {
+        self.dropped
+    }
+
+    /// The open day file is still the one at its path (not deleted, moved or replaced, and
+    /// its folder not removed); otherwise it must be opened again.
+    fn file_still_there(&self, today: NaiveDate) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Some(f) = &self.file else {
+            return false;
+        };
+        let (Ok(open), Ok(at_path)) = (f.metadata(), fs::metadata(self.dir.join(file_name(today))))
+        else {
+            return false;
+        };
+        open.dev() == at_path.dev() && open.ino() == at_path.ino()
+    }
+
     fn ensure_file(&mut self, today: NaiveDate) -> Result<()> {
         if self.day == Some(today) && self.file.is_some() {
-            return Ok(());
+            if self.file_still_there(today) {
+                return Ok(());
+            }
+            log::warn!(
+                "journal: {} was removed or replaced; writing a new one there",
+                self.dir.join(file_name(today)).display()
+            );
+            self.file = None;
         }
+        fs::create_dir_all(&self.dir).map_err(|source| Error::Journal {
+            path: self.dir.clone(),
+            source,
+        })?;
         let path = self.dir.join(file_name(today));
         let mut f = OpenOptions::new()
             .create(true)
@@ -288,14 +320,12 @@ impl Journal {
                 return;
             }
         };
-        if self.backlog.len() >= BACKLOG_MAX {
-            self.backlog.pop_front();
-            self.dropped += 1;
-        }
-        self.backlog.push_back(line);
+        let summary = matches!(rec, Record::Summary { .. });
+        self.make_room();
+        self.backlog.push_back((summary, line));
         let sync = match self.fsync {
             FsyncPolicy::Always => true,
-            FsyncPolicy::Summary => matches!(rec, Record::Summary { .. }),
+            FsyncPolicy::Summary => summary,
             FsyncPolicy::Never => false,
         };
         match self.drain(today, sync) {
@@ -310,31 +340,57 @@ impl Journal {
                     log::error!("journal: {e}; keeping records in memory and retrying");
                     self.failing = true;
                 }
-                // Reopen on the next attempt (the file may have been removed or the disk remounted).
-                self.file = None;
             }
         }
     }
 
+    /// A full backlog drops its oldest summary first (the visitor records it counts are kept
+    /// and today's counts are rebuilt from them), a visitor record only when no summary is left.
+    fn make_room(&mut self) {
+        if self.backlog.len() < BACKLOG_MAX {
+            return;
+        }
+        let first_summary = self.backlog.iter().position(|(summary, _)| *summary);
+        let visitor = first_summary.is_none();
+        self.backlog.remove(first_summary.unwrap_or(0));
+        let before = self.dropped;
+        match visitor {
+            true => self.dropped.1 += 1,
+            false => self.dropped.0 += 1,
+        }
+        if (before.0 == 0 && self.dropped.0 == 1) || (before.1 == 0 && self.dropped.1 == 1) {
+            log::error!(
+                "journal: the backlog is full ({BACKLOG_MAX} records); dropping its oldest {}",
+                if visitor {
+                    "visitor records"
+                } else {
+                    "summaries"
+                }
+            );
+        }
+    }
+
+    /// Write the backlog, each record as one complete line: a write cut short (disk full) is
+    /// truncated back to the last complete line, and the record stays in the backlog.
     fn drain(&mut self, today: NaiveDate, sync: bool) -> Result<()> {
         self.ensure_file(today)?;
         let path = self.dir.join(file_name(today));
-        let f = self.file.as_mut().expect("file opened");
-        while let Some(line) = self.backlog.front() {
-            f.write_all(line.as_bytes())
-                .map_err(|source| Error::Journal {
-                    path: path.clone(),
-                    source,
-                })?;
-            self.backlog.pop_front();
-        }
-        f.flush().map_err(|source| Error::Journal {
+        let io = |source| Error::Journal {
             path: path.clone(),
             source,
-        })?;
+        };
+        let f = self.file.as_mut().expect("file opened");
+        while let Some((_, line)) = self.backlog.front() {
+            let before = f.metadata().map_err(io)?.len();
+            if let Err(e) = f.write_all(line.as_bytes()) {
+                let _ = f.set_len(before);
+                return Err(io(e));
+            }
+            self.backlog.pop_front();
+        }
+        f.flush().map_err(io)?;
         if sync {
-            f.sync_data()
-                .map_err(|source| Error::Journal { path, source })?;
+            f.sync_data().map_err(io)?;
         }
         Ok(())
     }
@@ -352,10 +408,11 @@ impl Journal {
         } else if let Some(f) = self.file.as_mut() {
             let _ = f.sync_data();
         }
-        if self.dropped > 0 {
+        if self.dropped != (0, 0) {
             log::error!(
-                "journal: {} oldest records were dropped while the disk was full",
-                self.dropped
+                "journal: {} summaries and {} visitor records were dropped while the disk was full",
+                self.dropped.0,
+                self.dropped.1
             );
         }
     }

@@ -34,13 +34,16 @@ pub const IMAGE_EXT: &[&str] = &["png", "jpg", "jpeg", "bmp", "pgm", "ppm"];
 pub struct PhotoLimits {
     /// Most pixels (width x height) accepted.
     pub max_pixels: u64,
+    /// Most bytes decoding may allocate (the decoded pixels, the gray copy, a rotation).
+    pub max_bytes: u64,
 }
 
 impl Default for PhotoLimits {
-    /// 40 megapixels: more than any phone photo, about 160 MB while decoding.
+    /// 40 megapixels (more than any phone photo) and 64 MB (`web.max_decode_mb`).
     fn default() -> Self {
         PhotoLimits {
             max_pixels: 40_000_000,
+            max_bytes: 64 << 20,
         }
     }
 }
@@ -60,6 +63,15 @@ pub enum PhotoError {
         width: u32,
         height: u32,
         max_pixels: u64,
+    },
+    /// Decoding would need more memory than allowed.
+    #[error("{width}x{height} {kind} needs {} MB to decode; at most {} MB are allowed (web.max_decode_mb)", needed.div_ceil(1 << 20), max_bytes >> 20)]
+    TooMuchMemory {
+        width: u32,
+        height: u32,
+        kind: String,
+        needed: u64,
+        max_bytes: u64,
     },
     /// The header or pixel data is damaged or truncated.
     #[error("cannot decode the {format} image: {msg}")]
@@ -114,16 +126,57 @@ pub fn decode(bytes: &[u8], limits: &PhotoLimits) -> Result<GrayImage, PhotoErro
     }
     let mut r = reader();
     let mut l = Limits::default();
-    // RGBA16 is the widest a decoder may allocate for these formats, plus headroom.
-    l.max_alloc = Some(limits.max_pixels.saturating_mul(8) + (64 << 20));
+    l.max_alloc = Some(limits.max_bytes);
     r.limits(l);
     let mut decoder = r.into_decoder().map_err(corrupt)?;
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    let px = width as u64 * height as u64;
+    let rotated = u64::from(orientation != image::metadata::Orientation::NoTransforms);
+    // JPEG: the luma plane only. Others: the decoder's own pixels, then the gray copy.
+    let (kind, needed) = match format {
+        ImageFormat::Jpeg => ("JPEG".to_string(), px * (1 + rotated)),
+        _ => {
+            let c = decoder.color_type();
+            let gray = u64::from(c != image::ColorType::L8);
+            (
+                format!("{} {c:?}", format_name(format)),
+                px * (c.bytes_per_pixel() as u64 + gray + rotated),
+            )
+        }
+    };
+    if needed > limits.max_bytes {
+        return Err(PhotoError::TooMuchMemory {
+            width,
+            height,
+            kind,
+            needed,
+            max_bytes: limits.max_bytes,
+        });
+    }
+    let mut img = match format {
+        ImageFormat::Jpeg => {
+            drop(decoder);
+            DynamicImage::ImageLuma8(jpeg_luma(bytes, false)?)
+        }
+        _ => DynamicImage::from_decoder(decoder).map_err(|e| match e {
+            // The decoder asked for more than the budget (its own buffers).
+            image::ImageError::Limits(_) => PhotoError::TooMuchMemory {
+                width,
+                height,
+                kind: format_name(format).to_string(),
+                needed: limits.max_bytes + 1,
+                max_bytes: limits.max_bytes,
+            },
+            e => corrupt(e),
+        })?,
+    };
     img.apply_orientation(orientation);
-    Ok(to_gray(&img))
+    Ok(match img {
+        DynamicImage::ImageLuma8(g) => g,
+        other => to_gray(&other),
+    })
 }
 
 /// Whether a JPEG defines Huffman tables (a DHT segment) before its first scan.
@@ -162,17 +215,30 @@ pub fn with_mjpeg_marker(jpeg: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// A camera's JPEG frame to its luma plane (8-bit gray), with the standard Huffman tables when
-/// the frame has none.
+/// the frame has none. Strict: a frame with damaged data is an error, not a smeared picture.
 pub fn decode_jpeg_luma(jpeg: &[u8], limits: &PhotoLimits) -> Result<GrayImage, PhotoError> {
-    use zune_jpeg::zune_core::bytestream::ZCursor;
-    use zune_jpeg::zune_core::colorspace::ColorSpace;
-    use zune_jpeg::zune_core::options::DecoderOptions;
     if jpeg.is_empty() {
         return Err(PhotoError::Empty);
     }
     if jpeg.len() < 2 || jpeg[..2] != [0xFF, 0xD8] {
         return Err(PhotoError::NotAnImage);
     }
+    let g = jpeg_luma(jpeg, true)?;
+    if g.width() as u64 * g.height() as u64 > limits.max_pixels {
+        return Err(PhotoError::TooManyPixels {
+            width: g.width(),
+            height: g.height(),
+            max_pixels: limits.max_pixels,
+        });
+    }
+    Ok(g)
+}
+
+/// zune-jpeg to luma (the caller checked the size when it matters).
+fn jpeg_luma(jpeg: &[u8], strict: bool) -> Result<GrayImage, PhotoError> {
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+    use zune_jpeg::zune_core::colorspace::ColorSpace;
+    use zune_jpeg::zune_core::options::DecoderOptions;
     let corrupt = |msg: String| PhotoError::Corrupt {
         format: "JPEG",
         msg,
@@ -182,18 +248,11 @@ pub fn decode_jpeg_luma(jpeg: &[u8], limits: &PhotoLimits) -> Result<GrayImage, 
         .jpeg_set_out_colorspace(ColorSpace::Luma)
         .set_max_width(65_535)
         .set_max_height(65_535)
-        .set_strict_mode(true);
+        .set_strict_mode(strict);
     let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(&data[..]), options);
     d.decode_headers().map_err(|e| corrupt(e.to_string()))?;
     let info = d.info().ok_or_else(|| corrupt("no frame header".into()))?;
     let (width, height) = (info.width as u32, info.height as u32);
-    if width as u64 * height as u64 > limits.max_pixels {
-        return Err(PhotoError::TooManyPixels {
-            width,
-            height,
-            max_pixels: limits.max_pixels,
-        });
-    }
     let px = d.decode().map_err(|e| corrupt(e.to_string()))?;
     GrayImage::from_raw(width, height, px)
         .ok_or_else(|| corrupt(format!("{width}x{height}: short pixel data")))

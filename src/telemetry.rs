@@ -72,6 +72,11 @@ struct MoodLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RecordLabel {
+    r#type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: String,
 }
@@ -125,6 +130,7 @@ pub struct Telemetry {
     camera_up: Gauge,
     uploads: Family<OutcomeLabel, Counter>,
     journal_backlog: Gauge,
+    journal_dropped: Family<RecordLabel, Counter>,
     captured: Counter,
     dropped: Family<ReasonLabel, Counter>,
     capture_fps: Gauge<f64, AtomicU64>,
@@ -180,6 +186,7 @@ impl Telemetry {
             camera_up: Gauge::default(),
             uploads: Family::default(),
             journal_backlog: Gauge::default(),
+            journal_dropped: Family::default(),
             captured: Counter::default(),
             dropped: Family::default(),
             capture_fps: Gauge::default(),
@@ -205,6 +212,7 @@ impl Telemetry {
             "camera_up", camera_up, "1 while the camera delivers frames";
             "uploads", uploads, "Photos posted to /api/classify, by outcome";
             "journal_backlog", journal_backlog, "Journal records waiting for disk space";
+            "journal_dropped", journal_dropped, "Journal records dropped because the backlog was full (the disk stayed full), by type";
             "frames_captured", captured, "Good frames the camera delivered";
             "frames_dropped", dropped, "Frames not analysed, by reason (corrupt, truncated, wrong_size, superseded)";
             "capture_fps", capture_fps, "Frames a second the camera delivers (smoothed)";
@@ -340,6 +348,16 @@ impl Telemetry {
     }
 
     /// Journal records waiting for disk space.
+    /// Totals of journal records dropped so far: (summaries, visitors).
+    pub fn journal_dropped(&self, (summaries, visitors): (u64, u64)) {
+        for (t, total) in [("summary", summaries), ("visitor", visitors)] {
+            let c = self
+                .journal_dropped
+                .get_or_create(&RecordLabel { r#type: t.into() });
+            c.inc_by(total.saturating_sub(c.get()));
+        }
+    }
+
     pub fn journal_backlog(&self, n: usize) {
         self.journal_backlog.set(n as i64);
         self.state().journal_backlog = n;

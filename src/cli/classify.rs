@@ -9,7 +9,7 @@ use anyhow::Result;
 use moodkiosk::classifier::{Classifier, ModelRef};
 use moodkiosk::config::{Config, DetectorKind};
 use moodkiosk::engine::{Analysis, Analyzer, Engine};
-use moodkiosk::photo::{self, PhotoLimits};
+use moodkiosk::photo;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -74,10 +74,37 @@ impl Args {
     }
 }
 
-fn one(a: &mut Analyzer, whole: bool, f: &std::path::Path) -> Result<Analysis> {
-    let bytes =
-        std::fs::read(f).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", f.display()))?;
-    let gray = photo::decode(&bytes, &PhotoLimits::default())
+/// A photo file's bytes, read only when it is a regular file within the upload size limit (a
+/// FIFO, a device such as /dev/zero or a huge file is refused before reading).
+fn read_photo(f: &std::path::Path, max_bytes: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| anyhow::anyhow!("{}: cannot read: {e}", f.display());
+    let meta = std::fs::metadata(f).map_err(cannot)?;
+    anyhow::ensure!(meta.is_file(), "{}: not a regular file", f.display());
+    anyhow::ensure!(
+        meta.len() <= max_bytes,
+        "{}: {} MB is larger than the {} MB allowed (web.max_upload_mb)",
+        f.display(),
+        meta.len().div_ceil(1 << 20),
+        max_bytes >> 20
+    );
+    let mut bytes = Vec::new();
+    std::fs::File::open(f)
+        .map_err(cannot)?
+        .take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= max_bytes,
+        "{}: grew while read",
+        f.display()
+    );
+    Ok(bytes)
+}
+
+fn one(a: &mut Analyzer, whole: bool, f: &std::path::Path, cfg: &Config) -> Result<Analysis> {
+    let bytes = read_photo(f, cfg.web.max_upload_bytes() as u64)?;
+    let gray = photo::decode(&bytes, &cfg.web.photo_limits())
         .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
     Ok(match whole {
         true => a.classify_whole(&gray)?,
@@ -108,19 +135,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let cfg = args.config()?;
     let mut analyzer = Analyzer::new(Arc::new(Engine {
         classifier: Classifier::load(&cfg.classifier.model)?,
-        detector: cfg.detector,
+        detector: cfg.detector.clone(),
     }))?;
     let mut files = Vec::new();
     for p in &args.images {
-        match p.is_dir() {
-            true => files.extend(moodkiosk::source::list_images_recursive(p)),
-            false => files.push(p.clone()),
+        if !p.is_dir() {
+            files.push(p.clone());
+            continue;
         }
+        let found = moodkiosk::source::list_images_recursive(p);
+        anyhow::ensure!(
+            !found.is_empty(),
+            "{}: no image files in this folder ({})",
+            p.display(),
+            moodkiosk::photo::IMAGE_EXT.join(", ")
+        );
+        files.extend(found);
     }
     let mut failed = 0;
     for f in files {
         let t0 = Instant::now();
-        let result = one(&mut analyzer, args.whole, &f);
+        let result = one(&mut analyzer, args.whole, &f, &cfg);
         let ms = t0.elapsed().as_secs_f64() * 1000.0;
         match (result, args.json) {
             (Ok(a), true) => {

@@ -60,6 +60,12 @@ impl Args {
             }
         };
         if let Some(n) = self.limit {
+            if n == 0 {
+                return Err(Error::Data {
+                    path: PathBuf::from("--limit"),
+                    msg: "0 leaves nothing to score; give at least 1".into(),
+                });
+            }
             sel.items.truncate(n);
         }
         Ok(sel)

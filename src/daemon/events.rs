@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::engine::Analysis;
 use crate::indicator::LedState;
+use crate::journal::Journal;
 use crate::notify::Notifier;
 use crate::telemetry::Telemetry;
 use crate::tracker::Decision;
@@ -79,7 +80,7 @@ impl Events {
     }
 
     /// A visitor's steady mood (already written to the journal, `backlog` records waiting).
-    pub fn decision(&mut self, d: &Decision, visitors_today: u32, backlog: usize) {
+    pub fn decision(&mut self, d: &Decision, visitors_today: u32, journal: &Journal) {
         log::info!(
             "visitor: {} (confidence {:.2}, {} frames, face {} px)",
             d.mood,
@@ -90,7 +91,7 @@ impl Events {
         self.visitors_today = visitors_today;
         self.telemetry
             .decision(d.mood, d.confidence, visitors_today);
-        self.telemetry.journal_backlog(backlog);
+        self.journal(journal);
         self.status();
     }
 
@@ -101,8 +102,9 @@ impl Events {
     }
 
     /// A summary was written.
-    pub fn journal_backlog(&mut self, backlog: usize) {
-        self.telemetry.journal_backlog(backlog);
+    pub fn journal(&mut self, journal: &Journal) {
+        self.telemetry.journal_backlog(journal.backlog());
+        self.telemetry.journal_dropped(journal.dropped());
     }
 
     pub fn leds(&mut self, leds: LedState) {

@@ -245,7 +245,7 @@ impl Loop {
     fn bookkeeping(&mut self) {
         if let Some(rec) = self.visits.summary_due(Instant::now()) {
             self.p.journal.write(&rec);
-            self.ev.journal_backlog(self.p.journal.backlog());
+            self.ev.journal(&self.p.journal);
         }
         if self.visits.roll_day() {
             self.ev.visitors(0, 0);
@@ -300,7 +300,7 @@ impl Loop {
             let rec = self.visits.decided(&d);
             self.p.journal.write(&rec);
             self.ev
-                .decision(&d, self.visits.visitors_today(), self.p.journal.backlog());
+                .decision(&d, self.visits.visitors_today(), &self.p.journal);
         }
         self.p.indicator.show_status(match self.preview.watched() {
             true => Status::Watched,

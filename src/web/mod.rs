@@ -8,7 +8,9 @@
 //! [`jobs::Workers`] at low priority, so the frame loop keeps its camera rate.
 
 pub mod jobs;
+mod origin;
 mod routes;
+mod server;
 pub mod today;
 
 use std::net::SocketAddr;
@@ -24,10 +26,19 @@ use crate::config::{Invalid, Secret};
 use crate::engine::EngineSlot;
 use crate::error::{Error, Result};
 use crate::invalid;
+use crate::photo::PhotoLimits;
 use crate::preview::Preview;
 use crate::telemetry::Telemetry;
 
 pub use routes::{router, AppState};
+
+/// A DNS name or IP literal as `web.allowed_hosts` takes it.
+fn is_host_name(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 253
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
 
 /// Shortest access token accepted.
 pub const MIN_TOKEN_LEN: usize = 16;
@@ -45,6 +56,10 @@ pub struct WebSettings {
     pub max_concurrent: u32,
     pub max_queued: u32,
     pub request_timeout_s: u64,
+    pub header_timeout_s: u64,
+    pub max_connections: u32,
+    pub allowed_hosts: Vec<String>,
+    pub max_decode_mb: u32,
     pub preview: bool,
 }
 
@@ -56,6 +71,15 @@ impl WebSettings {
         check_range!(w.max_concurrent, 1, 16);
         check_range!(w.max_queued, 0, 256);
         check_range!(w.request_timeout_s, 1, 3600);
+        check_range!(w.header_timeout_s, 1, 300);
+        check_range!(w.max_connections, 4, 4096);
+        check_range!(w.max_decode_mb, 8, 2048);
+        if let Some(h) = w.allowed_hosts.iter().find(|h| !is_host_name(h)) {
+            return Err(invalid!(
+                w.allowed_hosts,
+                format!("{h:?} is not a host name (letters, digits, '-' and '.', no port)")
+            ));
+        }
         if let Some(t) = w.token.expose() {
             if t.len() < MIN_TOKEN_LEN || t.chars().any(|c| !c.is_ascii_graphic()) {
                 return Err(invalid!(w.token, format!(
@@ -80,6 +104,14 @@ impl WebSettings {
     /// Largest decoded photo.
     pub fn max_pixels(&self) -> u64 {
         self.max_megapixels as u64 * 1_000_000
+    }
+
+    /// What decoding one photo may allocate.
+    pub fn photo_limits(&self) -> PhotoLimits {
+        PhotoLimits {
+            max_pixels: self.max_pixels(),
+            max_bytes: self.max_decode_mb as u64 * 1024 * 1024,
+        }
     }
 
     /// Whole-request time limit.
@@ -111,6 +143,8 @@ impl WebServer {
         listener.set_nonblocking(true).map_err(bind_err)?;
         let addr = listener.local_addr().map_err(bind_err)?;
         let app = router(AppState::new(cfg, telemetry, engine, preview)?);
+        let max_connections = server::connection_cap(cfg.max_connections as usize);
+        let header_timeout = Duration::from_secs(cfg.header_timeout_s);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -127,16 +161,7 @@ impl WebServer {
                             return;
                         }
                     };
-                    let serve = axum::serve(
-                        listener,
-                        app.into_make_service_with_connect_info::<SocketAddr>(),
-                    )
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    });
-                    if let Err(e) = serve.await {
-                        log::error!("web server stopped: {e}");
-                    }
+                    server::serve(listener, app, max_connections, header_timeout, stopped).await;
                 })
             })
             .map_err(|e| Error::io("starting the web server thread", e))?;
@@ -217,8 +242,13 @@ mod tests {
         (status, serde_json::from_slice(&body).unwrap_or_default())
     }
 
+    const HOST: (&str, &str) = ("host", "127.0.0.1:8080");
+
     fn get(uri: &str) -> Request<Body> {
-        Request::get(uri).body(Body::empty()).unwrap()
+        Request::get(uri)
+            .header(HOST.0, HOST.1)
+            .body(Body::empty())
+            .unwrap()
     }
 
     #[tokio::test]
@@ -236,6 +266,7 @@ mod tests {
         );
         let photo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/astronaut.png"));
         let req = Request::post("/api/classify")
+            .header(HOST.0, HOST.1)
             .header("content-type", "image/png")
             .body(Body::from(photo.unwrap()))
             .unwrap();
@@ -243,12 +274,67 @@ mod tests {
         assert_eq!(st, StatusCode::OK, "{v}");
         assert_eq!(v["faces"][0]["mood"], "happy", "{v}");
         let req = Request::post("/api/classify")
+            .header(HOST.0, HOST.1)
             .body(Body::from("not a photo"))
             .unwrap();
         let (st, v) = call(&app, req).await;
         assert_eq!(
             (st, v["code"].as_str()),
             (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("not_an_image"))
+        );
+    }
+
+    /// DNS rebinding, cross-site posts and oversized request lines and headers: JSON refusals.
+    #[tokio::test]
+    async fn foreign_hosts_cross_site_posts_and_huge_requests_are_refused_with_json() {
+        let (app, _dir) = app("");
+        let req = |host: &str| {
+            Request::get("/api/today")
+                .header("host", host)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let (st, v) = call(&app, req("evil.example.com")).await;
+        assert_eq!(
+            (st, v["code"].as_str()),
+            (StatusCode::MISDIRECTED_REQUEST, Some("wrong_host"))
+        );
+        assert_eq!(call(&app, req("localhost:8080")).await.0, StatusCode::OK);
+        let post = |origin: &str| {
+            Request::post("/api/classify")
+                .header(HOST.0, HOST.1)
+                .header("origin", origin)
+                .body(Body::from("x"))
+                .unwrap()
+        };
+        let (st, v) = call(&app, post("http://evil.example.com")).await;
+        assert_eq!(
+            (st, v["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("cross_origin"))
+        );
+        let (st, v) = call(&app, post("http://127.0.0.1:8080")).await;
+        assert_eq!(
+            (st, v["code"].as_str()),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("not_an_image"))
+        );
+        let long = format!("/api/today?{}", "a".repeat(9000));
+        let (st, v) = call(&app, get(&long)).await;
+        assert_eq!(
+            (st, v["code"].as_str()),
+            (StatusCode::URI_TOO_LONG, Some("uri_too_long"))
+        );
+        let big = Request::get("/healthz")
+            .header(HOST.0, HOST.1)
+            .header("x-padding", "p".repeat(20_000))
+            .body(Body::empty())
+            .unwrap();
+        let (st, v) = call(&app, big).await;
+        assert_eq!(
+            (st, v["code"].as_str()),
+            (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                Some("headers_too_large")
+            )
         );
     }
 
@@ -264,6 +350,7 @@ mod tests {
         let (st, _) = call(&app, get("/api/status?token=wrong-wrong-wrong")).await;
         assert_eq!(st, StatusCode::FORBIDDEN);
         let req = Request::get("/api/status")
+            .header(HOST.0, HOST.1)
             .header("authorization", "Bearer 0123456789abcdef0123")
             .body(Body::empty())
             .unwrap();

@@ -17,10 +17,11 @@ use chrono::Local;
 use serde_json::json;
 
 use super::jobs::{JobError, Workers};
+use super::origin::{self, AllowedHosts, Refusal};
 use super::{today, WebSettings};
 use crate::engine::EngineSlot;
 use crate::error::Result;
-use crate::photo::{PhotoError, PhotoLimits};
+use crate::photo::PhotoError;
 use crate::preview::Preview;
 use crate::telemetry::Telemetry;
 
@@ -31,6 +32,7 @@ pub struct AppState {
     pub workers: Arc<Workers>,
     pub cfg: Arc<WebSettings>,
     pub preview: Arc<Preview>,
+    pub hosts: Arc<AllowedHosts>,
 }
 
 impl AppState {
@@ -45,15 +47,14 @@ impl AppState {
             cfg.max_concurrent as usize,
             cfg.max_queued as usize,
             engine,
-            PhotoLimits {
-                max_pixels: cfg.max_pixels(),
-            },
+            cfg.photo_limits(),
         )?;
         Ok(AppState {
             telemetry,
             workers: Arc::new(workers),
             cfg: Arc::new(cfg.clone()),
             preview,
+            hosts: Arc::new(AllowedHosts::new(cfg)),
         })
     }
 }
@@ -136,6 +137,7 @@ pub fn router(state: AppState) -> Router {
                 "this method is not allowed here",
             )
         })
+        .layer(middleware::from_fn_with_state(state.clone(), admit))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
@@ -147,6 +149,53 @@ fn error(status: StatusCode, code: &str, msg: impl std::fmt::Display) -> Respons
         Json(json!({"error": msg.to_string(), "code": code})),
     )
         .into_response()
+}
+
+/// Longest request target accepted (414 beyond).
+const MAX_URI: usize = 8 * 1024;
+/// Most header bytes accepted (431 beyond; hyper itself refuses beyond 256 KB).
+const MAX_HEADERS: usize = 16 * 1024;
+
+/// Before anything else: sizes of the request line and headers, the Host, where a
+/// state-changing request comes from. Every refusal is JSON.
+async fn admit(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if req.uri().to_string().len() > MAX_URI {
+        return error(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is longer than {MAX_URI} bytes"),
+        );
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADERS {
+        return error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the request headers are larger than {MAX_HEADERS} bytes"),
+        );
+    }
+    match origin::check(&s.hosts, req.method(), req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(Refusal::NoHost) => error(
+            StatusCode::BAD_REQUEST,
+            "host_required",
+            "the request has no Host header",
+        ),
+        Err(Refusal::WrongHost) => error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "wrong_host",
+            "this kiosk answers only to its own address, localhost and web.allowed_hosts",
+        ),
+        Err(Refusal::CrossOrigin) => error(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            "requests that change anything must come from this kiosk's own page",
+        ),
+    }
 }
 
 /// Request timeout and security headers on everything.
@@ -300,7 +349,7 @@ async fn read_photo(s: &AppState, req: Request, max: usize) -> Result<Bytes, Res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
     if !multipart {
         return Bytes::from_request(req, s)
             .await
@@ -345,6 +394,9 @@ fn job_error(e: JobError) -> Response {
                 PhotoError::NotAnImage => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_an_image"),
                 PhotoError::TooManyPixels { .. } => {
                     (StatusCode::PAYLOAD_TOO_LARGE, "too_many_pixels")
+                }
+                PhotoError::TooMuchMemory { .. } => {
+                    (StatusCode::PAYLOAD_TOO_LARGE, "too_much_memory")
                 }
                 PhotoError::Corrupt { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "corrupt_image"),
             };
