@@ -46,7 +46,7 @@ impl AllowedHosts {
     /// `host` (a Host header or an Origin's host, port allowed) names this kiosk.
     pub fn allows(&self, host: &str) -> bool {
         let h = strip_port(host.trim()).to_ascii_lowercase();
-        self.names.iter().any(|n| *n == h) || (self.any_ip && h.parse::<IpAddr>().is_ok())
+        self.names.contains(&h) || (self.any_ip && h.parse::<IpAddr>().is_ok())
     }
 }
 
