@@ -134,9 +134,11 @@ pub fn decode(bytes: &[u8], limits: &PhotoLimits) -> Result<GrayImage, PhotoErro
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     let px = width as u64 * height as u64;
     let rotated = u64::from(orientation != image::metadata::Orientation::NoTransforms);
-    // JPEG: the luma plane only. Others: the decoder's own pixels, then the gray copy.
+    // JPEG: decoded to the luma plane only, but the decoder keeps every component's
+    // coefficients while it works: 4 bytes a pixel in all, measured (scripts/memory.sh).
+    // Others: the decoder's own pixels, then the gray copy.
     let (kind, needed) = match format {
-        ImageFormat::Jpeg => ("JPEG".to_string(), px * (1 + rotated)),
+        ImageFormat::Jpeg => ("JPEG".to_string(), px * (4 + rotated)),
         _ => {
             let c = decoder.color_type();
             let gray = u64::from(c != image::ColorType::L8);
