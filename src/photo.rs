@@ -132,22 +132,7 @@ pub fn decode(bytes: &[u8], limits: &PhotoLimits) -> Result<GrayImage, PhotoErro
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let px = width as u64 * height as u64;
-    let rotated = u64::from(orientation != image::metadata::Orientation::NoTransforms);
-    // JPEG: decoded to the luma plane only, but the decoder keeps every component's
-    // coefficients while it works: 4 bytes a pixel in all, measured (scripts/memory.sh).
-    // Others: the decoder's own pixels, then the gray copy.
-    let (kind, needed) = match format {
-        ImageFormat::Jpeg => ("JPEG".to_string(), px * (4 + rotated)),
-        _ => {
-            let c = decoder.color_type();
-            let gray = u64::from(c != image::ColorType::L8);
-            (
-                format!("{} {c:?}", format_name(format)),
-                px * (c.bytes_per_pixel() as u64 + gray + rotated),
-            )
-        }
-    };
+    let (kind, needed) = decode_cost(format, &decoder, width, height, orientation);
     if needed > limits.max_bytes {
         return Err(PhotoError::TooMuchMemory {
             width,
@@ -179,6 +164,30 @@ pub fn decode(bytes: &[u8], limits: &PhotoLimits) -> Result<GrayImage, PhotoErro
         DynamicImage::ImageLuma8(g) => g,
         other => to_gray(&other),
     })
+}
+
+/// What decoding will allocate, and the kind of image for the message. JPEG: decoded to the
+/// luma plane only, but the decoder keeps every component's coefficients while it works: 4
+/// bytes a pixel in all, measured (scripts/memory.sh). Others: the decoder's own pixels, then
+/// the gray copy; a rotation (EXIF) one more plane.
+fn decode_cost(
+    format: ImageFormat,
+    decoder: &impl ImageDecoder,
+    width: u32,
+    height: u32,
+    orientation: image::metadata::Orientation,
+) -> (String, u64) {
+    let px = width as u64 * height as u64;
+    let rotated = u64::from(orientation != image::metadata::Orientation::NoTransforms);
+    match format {
+        ImageFormat::Jpeg => ("JPEG".to_string(), px * (4 + rotated)),
+        _ => {
+            let c = decoder.color_type();
+            let gray = u64::from(c != image::ColorType::L8);
+            let kind = format!("{} {c:?}", format_name(format));
+            (kind, px * (c.bytes_per_pixel() as u64 + gray + rotated))
+        }
+    }
 }
 
 /// Whether a JPEG defines Huffman tables (a DHT segment) before its first scan.

@@ -41,6 +41,23 @@ pub enum Next {
     End,
 }
 
+impl Next {
+    /// A decoded camera frame, numbered after `seq`, or why it was dropped.
+    pub fn decoded(decoded: std::result::Result<image::GrayImage, Dropped>, seq: &mut u64) -> Next {
+        match decoded {
+            Ok(image) => {
+                *seq += 1;
+                Next::Frame(Frame {
+                    image,
+                    seq: *seq,
+                    at: std::time::Instant::now(),
+                })
+            }
+            Err(why) => Next::Dropped(why),
+        }
+    }
+}
+
 /// Where frames come from.
 pub trait FrameSource: Send {
     /// Open or reopen (renegotiating the format); an error means "still unavailable".

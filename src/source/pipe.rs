@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::{Next, SourceSettings};
 use crate::error::{Error, Result};
-use crate::frame::{self, Dropped, Frame, RawFormat};
+use crate::frame::{self, Dropped, RawFormat};
 
 /// Most lines of the command's standard error logged per minute.
 pub const STDERR_LINES_PER_MIN: u32 = 20;
@@ -229,17 +229,7 @@ impl super::FrameSource for PipeSource {
             if let Some(got) = self.take_frame() {
                 let decoded =
                     got.and_then(|data| frame::from_raw(self.format, &data, self.size, 0, false));
-                return Ok(match decoded {
-                    Ok(image) => {
-                        self.seq += 1;
-                        Next::Frame(Frame {
-                            image,
-                            seq: self.seq,
-                            at: Instant::now(),
-                        })
-                    }
-                    Err(why) => Next::Dropped(why),
-                });
+                return Ok(Next::decoded(decoded, &mut self.seq));
             }
             if !self.fill(deadline)? {
                 return Err(self.ended());

@@ -5,7 +5,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use v4l::buffer::Type;
 use v4l::io::mmap::Stream;
@@ -17,7 +17,7 @@ use v4l::{Device, FourCC};
 use super::Next;
 use super::{PixelFormat, SourceSettings};
 use crate::error::{Error, Result};
-use crate::frame::{self, Frame, RawFormat};
+use crate::frame::{self, RawFormat};
 
 /// An open capture stream and what was negotiated.
 struct Open {
@@ -164,17 +164,7 @@ impl super::FrameSource for V4l2Source {
         match got {
             Ok(decoded) => {
                 self.open = Some(o);
-                Ok(match decoded {
-                    Ok(image) => {
-                        self.seq += 1;
-                        Next::Frame(Frame {
-                            image,
-                            seq: self.seq,
-                            at: Instant::now(),
-                        })
-                    }
-                    Err(why) => Next::Dropped(why),
-                })
+                Ok(Next::decoded(decoded, &mut self.seq))
             }
             Err(e) => {
                 teardown(o);
