@@ -300,6 +300,27 @@ fn foreign_hosts_and_sites_are_refused_and_every_refusal_is_json() {
         (431, Some("headers_too_large")),
         "{v}"
     );
+    // What hyper itself would refuse with an empty body: refused here with JSON.
+    let ask = |req: String| answer(&raw(&k.url, req.as_bytes(), Duration::from_secs(10)));
+    let (s, v) = ask(format!(
+        "POST /api/classify HTTP/1.1\r\nHost: {host}\r\nContent-Length: abc\r\n\r\n"
+    ));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (400, Some("bad_content_length")),
+        "{v}"
+    );
+    let (s, v) = ask(format!(
+        "GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Pad: {}\r\n\r\n",
+        "p".repeat(300_000)
+    ));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (431, Some("headers_too_large")),
+        "{v}"
+    );
+    let (s, v) = ask("GARBAGE\r\n\r\n".to_string());
+    assert_eq!((s, v["code"].as_str()), (400, Some("bad_request")), "{v}");
 }
 
 /// The journal folder deleted while running, then the day file moved away: each time it is
