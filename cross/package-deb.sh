@@ -32,7 +32,9 @@ gen=${MOODKIOSK_HOST_BIN:-target/release/moodkiosk}
 "$gen" --version >/dev/null 2>&1 || gen=$bin
 mkdir -p "$pkg/usr/share/man/man1" "$pkg/usr/share/bash-completion/completions" \
   "$pkg/usr/share/zsh/vendor-completions" "$pkg/usr/share/fish/vendor_completions.d"
-"$gen" man | gzip -9n > "$pkg/usr/share/man/man1/moodkiosk.1.gz"
+"$gen" man --dir "$pkg/usr/share/man/man1"
+gzip -9n "$pkg"/usr/share/man/man1/*.1
+chmod 0644 "$pkg"/usr/share/man/man1/*.1.gz
 "$gen" completions bash > "$pkg/usr/share/bash-completion/completions/moodkiosk"
 "$gen" completions zsh > "$pkg/usr/share/zsh/vendor-completions/_moodkiosk"
 "$gen" completions fish > "$pkg/usr/share/fish/vendor_completions.d/moodkiosk.fish"

@@ -95,9 +95,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             init_log(log::LevelFilter::Warn);
             cli::eval::run(args)?;
         }
-        Cmd::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
-        }
+        Cmd::Man { dir } => man(dir)?,
         Cmd::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -108,6 +106,29 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The man pages: the command's, and one per subcommand (`man moodkiosk-run`).
+fn man(dir: Option<std::path::PathBuf>) -> Result<()> {
+    let cmd = Cli::command();
+    let Some(dir) = dir else {
+        clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?;
+        return Ok(());
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let write = |name: &str, c: clap::Command| -> Result<()> {
+        let path = dir.join(format!("{name}.1"));
+        let mut f =
+            std::fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+        clap_mangen::Man::new(c)
+            .title(name.to_string())
+            .render(&mut f)?;
+        Ok(())
+    };
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        write(&format!("moodkiosk-{}", sub.get_name()), sub.clone())?;
+    }
+    write("moodkiosk", cmd)
 }
 
 /// `check-config --probe`: open everything the daemon would, once, naming what fails.

@@ -181,6 +181,22 @@ fn man_page_and_completions_are_generated() {
     for c in ["check\\-config", "classify", "Mood kiosk"] {
         assert!(man.contains(c), "{c} not in the man page");
     }
+    let d = tempfile::tempdir().unwrap();
+    moodkiosk(&["man", "--dir", d.path().to_str().unwrap()]).ok();
+    let classify = std::fs::read_to_string(d.path().join("moodkiosk-classify.1")).unwrap();
+    assert!(
+        classify.contains("min\\-face\\-size"),
+        "the options are documented: {classify}"
+    );
+    for page in [
+        "moodkiosk",
+        "moodkiosk-run",
+        "moodkiosk-check-config",
+        "moodkiosk-eval",
+        "moodkiosk-cameras",
+    ] {
+        assert!(d.path().join(format!("{page}.1")).exists(), "{page}.1");
+    }
     let bash = moodkiosk(&["completions", "bash"]).ok();
     assert!(
         bash.contains("_moodkiosk()") && bash.contains("--min-face-size"),

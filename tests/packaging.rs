@@ -84,6 +84,8 @@ fn deb_contains_binary_models_conffile_and_unit() {
         "./lib/systemd/system/moodkiosk.service",
         "./usr/share/doc/moodkiosk/copyright",
         "./usr/share/man/man1/moodkiosk.1.gz",
+        "./usr/share/man/man1/moodkiosk-run.1.gz",
+        "./usr/share/man/man1/moodkiosk-classify.1.gz",
         "./usr/share/bash-completion/completions/moodkiosk",
         "./usr/share/zsh/vendor-completions/_moodkiosk",
         "./usr/share/fish/vendor_completions.d/moodkiosk.fish",

@@ -65,9 +65,13 @@ pub enum Cmd {
     },
     /// Score a classifier on a test-set manifest (from the model factory) or a folder of face crops.
     Eval(eval::Args),
-    /// Print the man page (roff) to standard output.
+    /// Print the man page (roff) to standard output, or write one page per command into --dir.
     #[command(hide = true)]
-    Man,
+    Man {
+        /// Write moodkiosk.1 and moodkiosk-COMMAND.1 into this folder.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Print shell completions to standard output.
     #[command(hide = true)]
     Completions {
