@@ -277,12 +277,7 @@ fn raw_gray_frames_have_the_negotiated_size() {
 #[ignore = "needs ../shared and the training venv (scripts/deps.sh --test); scripts/test.sh runs it"]
 fn pipe_source_decides_visitors_through_bad_frames_and_restarts_its_command() {
     let (happy, neutral) = fer_faces(2);
-    let py = python_with(
-        "MOODKIOSK_PYTHON",
-        "training/.venv/bin/python",
-        "PIL",
-        "run training/setup.sh",
-    );
+    let py = training_python("PIL");
     for format in ["mjpeg", "grey", "i420"] {
         let d = tempfile::tempdir().unwrap();
         let mut argv: Vec<String> = vec![
@@ -318,15 +313,7 @@ fn pipe_source_decides_visitors_through_bad_frames_and_restarts_its_command() {
             "{format}: {}",
             k.log_text()
         );
-        let status: serde_json::Value = serde_json::from_str(
-            &ureq::get(format!("{}/api/status", k.url))
-                .call()
-                .unwrap()
-                .body_mut()
-                .read_to_string()
-                .unwrap(),
-        )
-        .unwrap();
+        let status = k.status();
         signal(&k.child, SIGTERM);
         assert!(wait_exit(&mut k.child, 20).expect("exits").success());
         let log = k.log_text();
@@ -394,15 +381,7 @@ fn a_bad_image_in_a_replay_folder_is_skipped_not_flapped() {
     let k = Kiosk::start(&cfg, d.path());
     let visitors = || of_type(&journal(&d.path().join("journal")).0, "visitor").len();
     assert!(wait_for(90, || visitors() >= 4), "{}", k.log_text());
-    let status: serde_json::Value = serde_json::from_str(
-        &ureq::get(format!("{}/api/status", k.url))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let status = k.status();
     let log = k.log_text();
     assert!(
         !log.contains("camera lost") && !log.contains("camera down"),

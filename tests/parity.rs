@@ -15,12 +15,7 @@ use common::*;
 #[ignore = "needs ../shared and the training venv (scripts/deps.sh --test); scripts/test.sh runs it"]
 fn python_and_rust_preprocessing_agree() {
     let (happy, neutral) = fer_faces(110);
-    let py = python_with(
-        "MOODKIOSK_PYTHON",
-        "training/.venv/bin/python",
-        "numpy, PIL, onnxruntime",
-        "run training/setup.sh",
-    );
+    let py = training_python("numpy, PIL, onnxruntime");
     let d = tempfile::tempdir().unwrap();
     let imgs = d.path().join("imgs");
     std::fs::create_dir(&imgs).unwrap();
@@ -111,12 +106,7 @@ fn python_and_rust_preprocessing_agree() {
 #[ignore = "needs ../shared and the training venv (scripts/deps.sh --test); scripts/test.sh runs it"]
 fn python_and_rust_crop_the_same_box() {
     let (happy, neutral) = fer_faces(6);
-    let py = python_with(
-        "MOODKIOSK_PYTHON",
-        "training/.venv/bin/python",
-        "numpy, PIL, onnxruntime",
-        "run training/setup.sh",
-    );
+    let py = training_python("numpy, PIL, onnxruntime");
     let d = tempfile::tempdir().unwrap();
     let frames = d.path().join("frames");
     std::fs::create_dir(&frames).unwrap();
@@ -211,12 +201,7 @@ fn python_and_rust_crop_the_same_box() {
 #[test]
 #[ignore = "needs the training venv (scripts/deps.sh --test); scripts/test.sh runs it"]
 fn training_and_daemon_take_the_same_image_files() {
-    let py = python_with(
-        "MOODKIOSK_PYTHON",
-        "training/.venv/bin/python",
-        "numpy, PIL",
-        "run training/setup.sh",
-    );
+    let py = training_python("numpy, PIL");
     let out = Command::new(py)
         .args([
             "-c",

@@ -126,6 +126,16 @@ impl Moodkiosk {
     }
 }
 
+/// The model factory's Python (training/.venv, or `MOODKIOSK_PYTHON`) with `modules`.
+pub fn training_python(modules: &str) -> PathBuf {
+    python_with(
+        "MOODKIOSK_PYTHON",
+        "training/.venv/bin/python",
+        modules,
+        "run training/setup.sh",
+    )
+}
+
 /// Run the binary to completion.
 pub fn run(args: &[&str], cwd: &Path) -> Output {
     command()
@@ -348,6 +358,17 @@ impl Kiosk {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `GET /api/status` as JSON.
+    pub fn status(&self) -> serde_json::Value {
+        let text = ureq::get(format!("{}/api/status", self.url))
+            .call()
+            .expect("status answers")
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
     }
 
     /// The daemon is still running.
