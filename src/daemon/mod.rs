@@ -133,7 +133,7 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
     let mut ev = Events::new(telemetry, notifier);
     // Models loaded, journal open, page listening: ready, whatever the camera does.
     ev.ready();
-    log::info!("running; source {}", describe_source(&p.cfg));
+    log::info!("running; source {}", capture.describe());
     let mut lp = Loop::new(p, ev, slot, capture, stall, preview);
     while !signals.stop.load(Ordering::Relaxed) {
         if signals.reload.swap(false, Ordering::Relaxed) {
@@ -149,18 +149,6 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
     lp.finish();
     log::info!("stopped");
     Ok(())
-}
-
-fn describe_source(cfg: &Config) -> String {
-    let s = &cfg.source;
-    match s.kind {
-        SourceKind::V4l2 => s.device.display().to_string(),
-        SourceKind::Pipe => format!("command {}", s.command.join(" ")),
-        SourceKind::Replay => {
-            let names: Vec<String> = s.replay.iter().map(|p| p.display().to_string()).collect();
-            format!("replay {}", names.join(","))
-        }
-    }
 }
 
 /// The running loop's state.

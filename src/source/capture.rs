@@ -63,6 +63,7 @@ impl Shared {
 pub struct Capture {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    describe: String,
 }
 
 /// What the pipeline takes from the capture thread.
@@ -76,6 +77,7 @@ impl Capture {
     pub fn start(cfg: &SourceSettings, telemetry: Arc<Telemetry>) -> Result<Capture> {
         let halt = Arc::new(AtomicBool::new(false));
         let source = super::build(cfg, halt.clone());
+        let describe = source.describe();
         let shared = Arc::new(Shared {
             slot: Mutex::new(Slot::default()),
             changed: Condvar::new(),
@@ -102,7 +104,13 @@ impl Capture {
         Ok(Capture {
             shared,
             thread: Some(thread),
+            describe,
         })
+    }
+
+    /// The source, for logs.
+    pub fn describe(&self) -> &str {
+        &self.describe
     }
 
     /// Camera events and the newest frame, waiting at most `timeout` for either.
