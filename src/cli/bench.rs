@@ -1,8 +1,11 @@
 //! `moodkiosk bench`: classifier latency per face and whole-pipeline latency per camera frame,
 //! for each model given, on one thread. Figures for people to compare, never asserted in tests.
 
-use std::io::Cursor;
+use std::io::{Cursor, Write};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+use anyhow::Context;
 
 use image::{GrayImage, ImageFormat, Luma};
 use serde::Serialize;
@@ -10,12 +13,43 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use moodkiosk::classifier::Classifier;
-use moodkiosk::config::{DetectorSettings, ModelRef};
+use moodkiosk::config::{Config, DetectorKind, DetectorSettings, ModelRef};
 use moodkiosk::engine::{Analyzer, Engine};
 use moodkiosk::error::{Error, Result};
 use moodkiosk::face::{self, largest};
 use moodkiosk::photo::{self, PhotoLimits};
 use moodkiosk::preprocess::{crop_face, to_input};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Classifier models (.onnx); ratios are against the first. Default: the builtin model.
+    models: Vec<PathBuf>,
+    /// Photo the bench frame is made from (scaled into a 640x480 JPEG).
+    #[arg(long, default_value = "assets/astronaut.png", conflicts_with = "frame")]
+    photo: PathBuf,
+    /// A camera frame (JPEG) used as it is, instead of one made from --photo.
+    #[arg(long)]
+    frame: Option<PathBuf>,
+    /// Face detector: blazeface (default), seeta or ultraface (with --ultraface-model).
+    #[arg(long)]
+    detector: Option<DetectorKind>,
+    /// UltraFace ONNX file for --detector ultraface.
+    #[arg(long)]
+    ultraface_model: Option<PathBuf>,
+    /// Timed runs per measurement.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+    /// Untimed runs before timing.
+    #[arg(long, default_value_t = 30)]
+    warmup: u32,
+    /// Also write one JSON object per model to this file (for training/bench_ort.py).
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Also print each model's op-level profile (time per operator and per node, with the
+    /// matrix-product kernels tract picked), over --runs runs.
+    #[arg(long)]
+    profile: bool,
+}
 
 /// Latency statistics in milliseconds.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -220,4 +254,60 @@ mod tests {
         );
         assert!((s.mean_ms - 5.5).abs() < 1e-9);
     }
+}
+
+/// `moodkiosk bench`.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let (runs, warmup) = (a.runs as usize, a.warmup as usize);
+    let read = |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let frame = match &a.frame {
+        Some(f) => read(f)?,
+        None => {
+            let gray = photo::decode(&read(&a.photo)?, &PhotoLimits::default())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", a.photo.display()))?;
+            camera_frame(&gray)?
+        }
+    };
+    let mut det = Config::defaults().detector;
+    det.kind = a.detector.unwrap_or(det.kind);
+    if let Some(m) = a.ultraface_model {
+        det.model = m;
+    }
+    let (models, profile, save) = (a.models, a.profile, a.save);
+    let models: Vec<ModelRef> = match models.is_empty() {
+        true => vec![ModelRef::Builtin],
+        false => models.into_iter().map(ModelRef::File).collect(),
+    };
+    let rows = bench_models(&models, &det, &frame, runs, warmup)?;
+    println!(
+        "{runs} timed runs after {warmup} warm-up, models taking turns, 1 thread; face = one 96x96 face through tract; frame = decode JPEG + detect ({:?}) + classify (faces found: {})",
+        det.kind,
+        rows.first().map(|r| r.faces).unwrap_or(0)
+    );
+    print!("{}", table(&rows));
+    if profile {
+        let input = face_input(&frame, &det)?;
+        for m in &models {
+            let c = Classifier::load(m)?;
+            let p = super::profile::profile(&c, &input, runs, warmup)?;
+            print!("\nprofile of {}: {}", c.name().display(), p.report(12));
+        }
+        if det.kind == DetectorKind::Blazeface {
+            let gray = photo::decode(&frame, &PhotoLimits::default())
+                .map_err(|e| anyhow::anyhow!("bench frame: {e}"))?;
+            let mut d = face::BlazeFaceDetector::new(det.min_face_size, det.score_threshold)?;
+            let (plan, input) = d.plan_and_input(&gray)?;
+            let name = std::path::Path::new("builtin BlazeFace");
+            let p = super::profile::profile_plan(&plan, name, input, runs, warmup)?;
+            print!("\nprofile of the BlazeFace detector: {}", p.report(12));
+        }
+    }
+    if let Some(p) = save {
+        let mut f =
+            std::fs::File::create(&p).with_context(|| format!("writing {}", p.display()))?;
+        for r in &rows {
+            writeln!(f, "{}", serde_json::to_string(r)?)?;
+        }
+    }
+    Ok(())
 }

@@ -25,7 +25,10 @@ pub struct Args {
     /// Take detector and classifier settings from this config file.
     #[arg(long, short)]
     config: Option<PathBuf>,
-    /// UltraFace ONNX detector instead of the builtin SeetaFace detector.
+    /// Face detector: blazeface (default), seeta, or ultraface (needs --ultraface).
+    #[arg(long)]
+    detector: Option<DetectorKind>,
+    /// UltraFace ONNX detector file (implies --detector ultraface).
     #[arg(long)]
     ultraface: Option<PathBuf>,
     /// Smallest face side in pixels (detector.min_face_size).
@@ -51,6 +54,7 @@ impl Args {
             None => Config::defaults(),
         };
         let d = &mut cfg.detector;
+        d.kind = self.detector.unwrap_or(d.kind);
         if let Some(p) = &self.ultraface {
             d.kind = DetectorKind::Ultraface;
             d.model = p.clone();

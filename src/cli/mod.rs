@@ -32,26 +32,7 @@ pub enum Cmd {
     /// Find the faces in photos and classify each: box, mood, confidence.
     Classify(classify::Args),
     /// Time classifier models: latency per face and per 640x480 camera frame, one thread.
-    Bench {
-        /// Classifier models (.onnx); ratios are against the first. Default: the builtin model.
-        models: Vec<PathBuf>,
-        /// Photo the bench frame is made from (scaled into a 640x480 JPEG).
-        #[arg(long, default_value = "assets/astronaut.png")]
-        photo: PathBuf,
-        /// Timed runs per measurement.
-        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
-        runs: u32,
-        /// Untimed runs before timing.
-        #[arg(long, default_value_t = 30)]
-        warmup: u32,
-        /// Also write one JSON object per model to this file (for training/bench_ort.py).
-        #[arg(long)]
-        save: Option<PathBuf>,
-        /// Also print each model's op-level profile (time per operator and per node, with the
-        /// matrix-product kernels tract picked), over --runs runs.
-        #[arg(long)]
-        profile: bool,
-    },
+    Bench(bench::Args),
     /// List the V4L2 cameras of this machine, their formats and sizes, and how to use each.
     Cameras,
     /// Validate a config file and print the effective configuration (secrets redacted).

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tract_onnx::prelude::*;
@@ -105,8 +107,20 @@ pub fn profile(
     warmup: usize,
 ) -> Result<Profile> {
     let err = |e: TractError| Error::model(classifier.name(), format!("{e:#}"));
-    let plan = classifier.plan();
     let tensor = Tensor::from_shape(&[1, 1, SIZE, SIZE], input).map_err(err)?;
+    profile_plan(classifier.plan(), classifier.name(), tensor, runs, warmup)
+}
+
+/// Run `tensor` `warmup + runs` times through any optimised plan (a detector's too), timing every
+/// node.
+pub fn profile_plan(
+    plan: &Arc<TypedRunnableModel>,
+    name: &Path,
+    tensor: Tensor,
+    runs: usize,
+    warmup: usize,
+) -> Result<Profile> {
+    let err = |e: TractError| Error::model(name, format!("{e:#}"));
     let mut state = SimpleState::new(plan).map_err(err)?;
     let mut sums: HashMap<usize, f64> = HashMap::new();
     for run in 0..warmup + runs {

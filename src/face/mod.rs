@@ -1,9 +1,12 @@
-//! Face detection behind one trait, with two backends: SeetaFace (the `rustface` crate, model
+//! Face detection behind one trait, with three backends: MediaPipe BlazeFace through tract (the
+//! default; model compiled in from its npm package), SeetaFace (the `rustface` crate, model
 //! compiled in from its crate package) and UltraFace ONNX through tract (model from the config).
 
+mod blazeface;
 mod seeta;
 mod ultraface;
 
+pub use blazeface::BlazeFaceDetector;
 pub use seeta::SeetaDetector;
 pub use ultraface::UltraFaceDetector;
 
@@ -21,10 +24,23 @@ use crate::invalid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DetectorKind {
+    /// MediaPipe BlazeFace (256x256 model) through tract, compiled into the binary.
+    Blazeface,
     /// SeetaFace frontal cascade (rustface), model compiled into the binary.
     Seeta,
     /// UltraFace RFB-320 / slim-320 ONNX through tract, from `detector.model`.
     Ultraface,
+}
+
+impl std::str::FromStr for DetectorKind {
+    type Err = String;
+    /// The config file's names (`blazeface`, `seeta`, `ultraface`), for command-line flags.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        use serde::de::IntoDeserializer;
+        let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            s.into_deserializer();
+        DetectorKind::deserialize(de).map_err(|e| e.to_string())
+    }
 }
 
 /// `[detector]` (documented in config/moodkiosk.toml).
@@ -106,6 +122,10 @@ pub trait FaceDetector: Send {
 /// Build the configured detector.
 pub fn build(cfg: &DetectorSettings) -> Result<Box<dyn FaceDetector>> {
     Ok(match cfg.kind {
+        DetectorKind::Blazeface => Box::new(BlazeFaceDetector::new(
+            cfg.min_face_size,
+            cfg.score_threshold,
+        )?),
         DetectorKind::Seeta => {
             Box::new(SeetaDetector::new(cfg.min_face_size, cfg.score_threshold)?)
         }
