@@ -1,0 +1,240 @@
+//! Detection quality of the default detector (BlazeFace) against SeetaFace, the previous default,
+//! on a set composed here: FER2013 PrivateTest faces and the sample photo on 640x480 canvases,
+//! faces 40-300 px at varied positions, backgrounds and brightness, and canvases without a face.
+//! Prints recall, false positives and how each detector frames the faces; asserts BlazeFace is no
+//! worse than SeetaFace and frames faces as SeetaFace does (the crop margin refers to that).
+
+mod common;
+
+use image::{GrayImage, Luma};
+use moodkiosk::face::{BlazeFaceDetector, FaceBox, FaceDetector, SeetaDetector};
+
+use common::*;
+
+/// A canvas and the face squares on it (the FER crop, or the photo's face).
+struct Case {
+    frame: GrayImage,
+    truth: Vec<FaceBox>,
+}
+
+/// Small deterministic generator (xorshift), so that the set is the same on every run.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn range(&mut self, lo: u32, hi: u32) -> u32 {
+        lo + (self.next() % (hi - lo + 1) as u64) as u32
+    }
+}
+
+fn square(x: f32, y: f32, s: f32) -> FaceBox {
+    FaceBox {
+        x,
+        y,
+        w: s,
+        h: s,
+        score: 1.0,
+    }
+}
+
+/// The background: flat, a horizontal gradient, or noise, around `level`.
+fn background(rng: &mut Rng, kind: u32, level: u32) -> GrayImage {
+    let mut seed = Rng(rng.next() | 1);
+    GrayImage::from_fn(640, 480, |x, _| {
+        let v = match kind {
+            0 => level as i32,
+            1 => level as i32 - 40 + (x as i32 * 80 / 640),
+            _ => level as i32 + (seed.next() % 41) as i32 - 20,
+        };
+        Luma([v.clamp(0, 255) as u8])
+    })
+}
+
+/// Scale every pixel's brightness by `gain` percent.
+fn brighten(img: &mut GrayImage, gain: u32) {
+    for p in img.pixels_mut() {
+        p.0[0] = (p.0[0] as u32 * gain / 100).min(255) as u8;
+    }
+}
+
+/// A FER face with 25% of its own edge around it (FER crops are tight), scaled so that the face
+/// itself is `side` pixels; returns the image and the face's offset inside it.
+fn fer_with_context(face: &GrayImage, side: u32) -> (GrayImage, u32) {
+    let pad = face.width() / 4;
+    let padded = GrayImage::from_fn(face.width() + 2 * pad, face.height() + 2 * pad, |x, y| {
+        let sx = (x as i64 - pad as i64).clamp(0, face.width() as i64 - 1) as u32;
+        let sy = (y as i64 - pad as i64).clamp(0, face.height() as i64 - 1) as u32;
+        *face.get_pixel(sx, sy)
+    });
+    let total = side * padded.width() / face.width();
+    let big = image::imageops::resize(&padded, total, total, image::imageops::FilterType::CatmullRom);
+    (big, (total - side) / 2)
+}
+
+fn compose() -> Vec<Case> {
+    let mut rng = Rng(0x5eed_f00d);
+    let (happy, neutral) = fer_faces(60);
+    let mut cases = Vec::new();
+    let sizes = [40, 48, 60, 80, 100, 130, 160, 200, 250, 300];
+    for (i, path) in happy.iter().chain(&neutral).enumerate() {
+        let face = image::open(path).unwrap().to_luma8();
+        let side = sizes[i % sizes.len()];
+        let (img, off) = fer_with_context(&face, side);
+        let level = rng.range(60, 190);
+        let mut frame = background(&mut rng, i as u32 % 3, level);
+        let max_x = 640u32.saturating_sub(img.width());
+        let max_y = 480u32.saturating_sub(img.height());
+        let (x, y) = (rng.range(0, max_x), rng.range(0, max_y));
+        image::imageops::overlay(&mut frame, &img, x as i64, y as i64);
+        brighten(&mut frame, rng.range(55, 130));
+        cases.push(Case {
+            frame,
+            truth: vec![square((x + off) as f32, (y + off) as f32, side as f32)],
+        });
+    }
+    // The sample photo, whose face square (x 172..276, y 62..166 of 512) is the mean of both
+    // detectors' boxes on the photo itself, at several scales and places.
+    let photo = image::open(root().join("assets/astronaut.png")).unwrap().to_luma8();
+    let (fx, fy, fs) = (172.0 / 512.0, 62.0 / 512.0, 104.0 / 512.0);
+    for (k, side) in [200u32, 260, 320, 400, 480].into_iter().enumerate() {
+        let scaled =
+            image::imageops::resize(&photo, side, side, image::imageops::FilterType::Triangle);
+        let level = rng.range(80, 160);
+        let mut frame = background(&mut rng, k as u32 % 3, level);
+        let (x, y) = (rng.range(0, 640 - side), rng.range(0, 480 - side));
+        image::imageops::overlay(&mut frame, &scaled, x as i64, y as i64);
+        brighten(&mut frame, rng.range(60, 120));
+        let s = side as f32;
+        cases.push(Case {
+            frame,
+            truth: vec![square(x as f32 + fx * s, y as f32 + fy * s, fs * s)],
+        });
+    }
+    // No face: backgrounds, and the photo with its face covered.
+    for k in 0..6 {
+        let level = rng.range(40, 210);
+        cases.push(Case {
+            frame: background(&mut rng, k % 3, level),
+            truth: vec![],
+        });
+    }
+    let mut covered = photo.clone();
+    for y in 40..200 {
+        for x in 150..300 {
+            covered.put_pixel(x, y, Luma([120]));
+        }
+    }
+    let mut frame = background(&mut rng, 0, 120);
+    image::imageops::overlay(&mut frame, &covered, 64, 0);
+    cases.push(Case {
+        frame,
+        truth: vec![],
+    });
+    cases
+}
+
+/// A detection matches a face square when its centre is inside the square and its side is
+/// within half to twice the square's.
+fn matches(d: &FaceBox, t: &FaceBox) -> bool {
+    let (cx, cy) = (d.x + d.w / 2.0, d.y + d.h / 2.0);
+    let r = d.size() / t.size();
+    cx >= t.x && cx <= t.x + t.w && cy >= t.y && cy <= t.y + t.h && (0.5..=2.0).contains(&r)
+}
+
+#[derive(Default, Debug)]
+struct Score {
+    faces: usize,
+    found: usize,
+    false_pos: usize,
+    /// (detector box side / face square side, centre offset down / face side), per found face.
+    framing: Vec<(f32, f32, f32)>,
+    boxes: Vec<Option<FaceBox>>,
+}
+
+fn score(det: &mut dyn FaceDetector, cases: &[Case]) -> Score {
+    let mut s = Score::default();
+    for c in cases {
+        let found = det.detect(&c.frame).unwrap();
+        s.faces += c.truth.len();
+        let mut hit = None;
+        for t in &c.truth {
+            if let Some(d) = found.iter().find(|d| matches(d, t)) {
+                s.found += 1;
+                hit = Some(*d);
+                let (dcx, dcy) = (d.x + d.w / 2.0, d.y + d.h / 2.0);
+                s.framing.push((
+                    d.size() / t.size(),
+                    (dcx - (t.x + t.w / 2.0)) / t.size(),
+                    (dcy - (t.y + t.h / 2.0)) / t.size(),
+                ));
+            }
+        }
+        s.false_pos += found
+            .iter()
+            .filter(|d| !c.truth.iter().any(|t| matches(d, t)))
+            .count();
+        s.boxes.push(hit);
+    }
+    s
+}
+
+fn median(mut v: Vec<f32>) -> f32 {
+    v.sort_by(f32::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f32::NAN)
+}
+
+#[test]
+#[ignore = "needs ../shared/data/fer2013 (scripts/test.sh runs it)"]
+fn blazeface_finds_faces_as_well_as_seetaface_and_frames_them_alike() {
+    let cases = compose();
+    let mut seeta = SeetaDetector::new(40, 0.0).unwrap();
+    let mut blaze = BlazeFaceDetector::new(40, 0.0).unwrap();
+    let s = score(&mut seeta, &cases);
+    let b = score(&mut blaze, &cases);
+    let frames = cases.len();
+    println!("detection set: {frames} canvases 640x480, {} faces (40-300 px)", s.faces);
+    for (name, r) in [("seeta", &s), ("blazeface", &b)] {
+        let sizes = median(r.framing.iter().map(|f| f.0).collect());
+        let down = median(r.framing.iter().map(|f| f.2).collect());
+        println!(
+            "{name:<10} recall {}/{} = {:.1}%  false positives {}  box side / face side {:.3}  centre down {:+.3}",
+            r.found,
+            r.faces,
+            100.0 * r.found as f32 / r.faces as f32,
+            r.false_pos,
+            sizes,
+            down,
+        );
+    }
+    // Framing against SeetaFace's on the faces both found.
+    let both: Vec<(FaceBox, FaceBox)> = s
+        .boxes
+        .iter()
+        .zip(&b.boxes)
+        .filter_map(|(a, b)| Some(((*a)?, (*b)?)))
+        .collect();
+    let ratio = median(both.iter().map(|(a, b)| b.size() / a.size()).collect());
+    let shift_x = median(
+        both.iter()
+            .map(|(a, b)| ((b.x + b.w / 2.0) - (a.x + a.w / 2.0)) / a.size())
+            .collect(),
+    );
+    let shift_y = median(
+        both.iter()
+            .map(|(a, b)| ((b.y + b.h / 2.0) - (a.y + a.h / 2.0)) / a.size())
+            .collect(),
+    );
+    println!(
+        "blazeface vs seeta on {} faces both found: side ratio {ratio:.3}, centre right {shift_x:+.3}, down {shift_y:+.3} (of seeta's side)",
+        both.len()
+    );
+    assert!(b.found >= s.found, "BlazeFace recall below SeetaFace's");
+    assert!(b.false_pos <= s.false_pos, "BlazeFace has more false positives");
+    assert!(both.len() >= 20, "too few faces found by both to compare framing");
+    assert!((ratio - 1.0).abs() <= 0.06, "side ratio {ratio}");
+    assert!(shift_x.abs() <= 0.05 && shift_y.abs() <= 0.05, "centre {shift_x} {shift_y}");
+}
