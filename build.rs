@@ -121,6 +121,11 @@ fn embed_blazeface(manifest: &Path, out: &Path) {
     let bytes = fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let digest = sha2::Sha256::digest(&bytes);
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(hex, BLAZEFACE_SHA256, "{} is not the pinned file; delete third_party/npm and rebuild", path.display());
+    assert_eq!(
+        hex,
+        BLAZEFACE_SHA256,
+        "{} is not the pinned file; delete third_party/npm and rebuild",
+        path.display()
+    );
     fs::write(out.join("blazeface-256.onnx"), bytes).unwrap();
 }

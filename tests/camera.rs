@@ -215,12 +215,17 @@ fn phone_photos_are_turned_upright_by_their_exif_orientation() {
     let faces = |f: &std::path::Path| -> serde_json::Value {
         serde_json::from_str(&moodkiosk(&["classify", "--json", f.to_str().unwrap()]).ok()).unwrap()
     };
+    // Sideways, no tag: the face itself is not found (it lies at x 62..166, y 236..340 of the
+    // stored image; the detectors look for upright faces only). BlazeFace finds one face-like
+    // thing elsewhere in the turned photo (score 0.6): a false positive, not the face.
     let v = faces(&plain);
-    assert_eq!(
-        v["faces"].as_array().unwrap().len(),
-        0,
-        "sideways, no tag: {v}"
-    );
+    let at_face = v["faces"].as_array().unwrap().iter().any(|f| {
+        let b = &f["box"];
+        let cx = b["x"].as_f64().unwrap() + b["w"].as_f64().unwrap() / 2.0;
+        let cy = b["y"].as_f64().unwrap() + b["h"].as_f64().unwrap() / 2.0;
+        (62.0..=166.0).contains(&cx) && (236.0..=340.0).contains(&cy)
+    });
+    assert!(!at_face, "sideways, no tag: {v}");
     let v = faces(&tagged);
     assert_eq!(v["faces"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(v["faces"][0]["mood"], "happy", "{v}");

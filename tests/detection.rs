@@ -71,7 +71,12 @@ fn fer_with_context(face: &GrayImage, side: u32) -> (GrayImage, u32) {
         *face.get_pixel(sx, sy)
     });
     let total = side * padded.width() / face.width();
-    let big = image::imageops::resize(&padded, total, total, image::imageops::FilterType::CatmullRom);
+    let big = image::imageops::resize(
+        &padded,
+        total,
+        total,
+        image::imageops::FilterType::CatmullRom,
+    );
     (big, (total - side) / 2)
 }
 
@@ -98,7 +103,9 @@ fn compose() -> Vec<Case> {
     }
     // The sample photo, whose face square (x 172..276, y 62..166 of 512) is the mean of both
     // detectors' boxes on the photo itself, at several scales and places.
-    let photo = image::open(root().join("assets/astronaut.png")).unwrap().to_luma8();
+    let photo = image::open(root().join("assets/astronaut.png"))
+        .unwrap()
+        .to_luma8();
     let (fx, fy, fs) = (172.0 / 512.0, 62.0 / 512.0, 104.0 / 512.0);
     for (k, side) in [200u32, 260, 320, 400, 480].into_iter().enumerate() {
         let scaled =
@@ -196,7 +203,10 @@ fn blazeface_finds_faces_as_well_as_seetaface_and_frames_them_alike() {
     let s = score(&mut seeta, &cases);
     let b = score(&mut blaze, &cases);
     let frames = cases.len();
-    println!("detection set: {frames} canvases 640x480, {} faces (40-300 px)", s.faces);
+    println!(
+        "detection set: {frames} canvases 640x480, {} faces (40-300 px)",
+        s.faces
+    );
     for (name, r) in [("seeta", &s), ("blazeface", &b)] {
         let sizes = median(r.framing.iter().map(|f| f.0).collect());
         let down = median(r.framing.iter().map(|f| f.2).collect());
@@ -233,8 +243,17 @@ fn blazeface_finds_faces_as_well_as_seetaface_and_frames_them_alike() {
         both.len()
     );
     assert!(b.found >= s.found, "BlazeFace recall below SeetaFace's");
-    assert!(b.false_pos <= s.false_pos, "BlazeFace has more false positives");
-    assert!(both.len() >= 20, "too few faces found by both to compare framing");
+    assert!(
+        b.false_pos <= s.false_pos,
+        "BlazeFace has more false positives"
+    );
+    assert!(
+        both.len() >= 20,
+        "too few faces found by both to compare framing"
+    );
     assert!((ratio - 1.0).abs() <= 0.06, "side ratio {ratio}");
-    assert!(shift_x.abs() <= 0.05 && shift_y.abs() <= 0.05, "centre {shift_x} {shift_y}");
+    assert!(
+        shift_x.abs() <= 0.05 && shift_y.abs() <= 0.05,
+        "centre {shift_x} {shift_y}"
+    );
 }

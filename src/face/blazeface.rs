@@ -75,7 +75,10 @@ impl BlazeFaceDetector {
             let (w, h) = if k == 0 { (LONG, SHORT) } else { (SHORT, LONG) };
             self.plans[k] = Some(Plan::load(w, h)?);
         }
-        Ok(self.plans[k].as_ref().map(|p| p.run.clone()).unwrap_or_else(|| unreachable!()))
+        Ok(self.plans[k]
+            .as_ref()
+            .map(|p| p.run.clone())
+            .unwrap_or_else(|| unreachable!()))
     }
 
     /// The optimised plan and the input it gets for `frame` (for `bench --profile`).
@@ -219,7 +222,10 @@ impl FaceDetector for BlazeFaceDetector {
             let (scores, regs) = (view(layer)?, view(layer + 2)?);
             let cols = w / size;
             if scores.len() != cols * (h / size) * anchors || regs.len() != scores.len() * 16 {
-                return Err(Error::model("blazeface", "output sizes do not match the anchors"));
+                return Err(Error::model(
+                    "blazeface",
+                    "output sizes do not match the anchors",
+                ));
             }
             for (k, &s) in scores.iter().enumerate() {
                 if s < logit {
@@ -230,7 +236,10 @@ impl FaceDetector for BlazeFaceDetector {
                     ((cell % cols) as f32 + 0.5) * size as f32,
                     ((cell / cols) as f32 + 0.5) * size as f32,
                 );
-                let r = &regs[k * 16..k * 16 + 4];
+                let r = &regs[k * 16..k * 16 + 16];
+                if !upright(r) {
+                    continue;
+                }
                 let (x, y, w, h) = (cx + r[0], cy + r[1], r[2], r[3]);
                 raw.push(Raw {
                     b: FaceBox {
@@ -316,7 +325,11 @@ fn adapt(proto: &mut tract_onnx::pb::ModelProto, w: usize, h: usize) -> TractRes
             set_int64s(t, &d);
         }
     }
-    for node in graph.node.iter_mut().filter(|n| n.op_type == "ConstantOfShape") {
+    for node in graph
+        .node
+        .iter_mut()
+        .filter(|n| n.op_type == "ConstantOfShape")
+    {
         if node.attribute.iter().all(|a| a.name != "value") {
             node.attribute.push(AttributeProto {
                 name: "value".into(),
@@ -347,6 +360,17 @@ fn int64s(t: &tract_onnx::pb::TensorProto) -> Vec<i64> {
 fn set_int64s(t: &mut tract_onnx::pb::TensorProto, v: &[i64]) {
     t.int64_data.clear();
     t.raw_data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+}
+
+/// Whether a detection's key points (right eye, left eye, nose, mouth, ears; offsets from the
+/// anchor, in regressors 4..16) show an upright face: eyes side by side within 45 degrees of
+/// level, and the mouth below them. BlazeFace also finds faces turned sideways or upside down;
+/// the classifier was trained on upright faces only (and SeetaFace finds only those), so a photo
+/// without its EXIF orientation gives no face rather than a wrong mood.
+fn upright(r: &[f32]) -> bool {
+    let (rx, ry, lx, ly, my) = (r[4], r[5], r[6], r[7], r[11]);
+    let (dx, dy) = ((lx - rx).abs(), (ly - ry).abs());
+    dx > dy && my > (ry + ly) / 2.0
 }
 
 fn sigmoid(x: f32) -> f32 {
@@ -439,6 +463,21 @@ mod tests {
     }
 
     #[test]
+    fn upright_needs_level_eyes_above_the_mouth() {
+        let mut r = [0f32; 16];
+        // Eyes at (-10, -5) and (10, -5), mouth at y 10: upright.
+        r[4..8].copy_from_slice(&[-10.0, -5.0, 10.0, -5.0]);
+        r[11] = 10.0;
+        assert!(upright(&r));
+        r[11] = -20.0; // upside down
+        assert!(!upright(&r));
+        // Turned 90 degrees: eyes one above the other.
+        r[4..8].copy_from_slice(&[0.0, -10.0, 2.0, 10.0]);
+        r[11] = 5.0;
+        assert!(!upright(&r));
+    }
+
+    #[test]
     fn area_resize_keeps_means_and_edges() {
         let g = GrayImage::from_fn(640, 480, |x, _| Luma([if x < 320 { 0 } else { 250 }]));
         let small = area_resize(&g, 256, 192);
@@ -461,4 +500,3 @@ mod tests {
         assert!(d.detect(&GrayImage::new(0, 0)).unwrap().is_empty());
     }
 }
-
