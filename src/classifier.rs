@@ -72,7 +72,9 @@ impl Classifier {
                         format!("this binary was built without models/{BUILTIN_MODEL}; set classifier.model to a file"),
                     ));
                 }
-                Self::from_reader(&mut std::io::Cursor::new(BUILTIN), Path::new("builtin"))
+                let c = Self::from_reader(&mut std::io::Cursor::new(BUILTIN), Path::new("builtin"));
+                crate::memory::release_static(BUILTIN);
+                c
             }
             ModelRef::File(path) => {
                 let bytes = std::fs::read(path)

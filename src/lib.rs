@@ -20,6 +20,7 @@ pub mod face;
 pub mod frame;
 pub mod indicator;
 pub mod journal;
+pub mod memory;
 pub mod mood;
 pub mod notify;
 pub mod photo;

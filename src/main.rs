@@ -46,6 +46,7 @@ fn init_log(level: log::LevelFilter) {
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Run { config } => {
+            moodkiosk::memory::return_freed_memory();
             let cfg = Config::load(&config)?;
             init_log(cfg.log.level.filter());
             let signals = moodkiosk::daemon::Signals::install()?;

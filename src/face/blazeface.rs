@@ -184,8 +184,9 @@ impl Plan {
             .and_then(|m| m.with_input_fact(0, f32::fact([1, h, w, 1]).into()))
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
-            .map_err(|e| Error::model("builtin BlazeFace model", e))?;
-        Ok(Plan { run })
+            .map_err(|e| Error::model("builtin BlazeFace model", e));
+        crate::memory::release_static(MODEL);
+        Ok(Plan { run: run? })
     }
 }
 

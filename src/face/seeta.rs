@@ -21,8 +21,9 @@ pub struct SeetaDetector {
 impl SeetaDetector {
     /// `min_face` >= 20 pixels; `score` 0 means the default threshold.
     pub fn new(min_face: u32, score: f32) -> Result<Self> {
-        let model =
-            rustface::read_model(MODEL).map_err(|e| Error::model("builtin SeetaFace model", e))?;
+        let model = rustface::read_model(MODEL);
+        crate::memory::release_static(MODEL);
+        let model = model.map_err(|e| Error::model("builtin SeetaFace model", e))?;
         let mut inner = SendDetector(rustface::create_detector_with_model(model));
         let min_face = min_face.max(20);
         inner.0.set_min_face_size(min_face);
