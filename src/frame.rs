@@ -163,9 +163,69 @@ pub fn from_raw(
     }
 }
 
+/// Area-average downscale (each output pixel is the mean of the input area it covers), as
+/// separable passes over precomputed spans: the cheap, alias-free filter for large reductions.
+pub fn area_resize(frame: &GrayImage, w: usize, h: usize) -> Vec<f32> {
+    let (fw, fh) = (frame.width() as usize, frame.height() as usize);
+    let src = frame.as_raw();
+    let (xs, ys) = (spans(fw, w), spans(fh, h));
+    // Rows first: fh x w.
+    let mut rows = vec![0f32; fh * w];
+    for (y, out) in rows.chunks_exact_mut(w).enumerate() {
+        let line = &src[y * fw..(y + 1) * fw];
+        for (o, taps) in out.iter_mut().zip(&xs) {
+            *o = taps.iter().map(|&(i, wt)| line[i] as f32 * wt).sum();
+        }
+    }
+    let mut out = vec![0f32; w * h];
+    for (y, taps) in ys.iter().enumerate() {
+        let dst = &mut out[y * w..(y + 1) * w];
+        for &(i, wt) in taps {
+            for (d, s) in dst.iter_mut().zip(&rows[i * w..(i + 1) * w]) {
+                *d += s * wt;
+            }
+        }
+    }
+    out
+}
+
+/// For each of `n` output cells over `len` inputs: the inputs it covers and their weights (sum 1).
+fn spans(len: usize, n: usize) -> Vec<Vec<(usize, f32)>> {
+    let step = len as f32 / n as f32;
+    (0..n)
+        .map(|o| {
+            let (a, b) = (o as f32 * step, (o as f32 + 1.0) * step);
+            let mut taps = Vec::new();
+            let mut i = a.floor() as usize;
+            while (i as f32) < b && i < len {
+                let cover = (b.min(i as f32 + 1.0) - a.max(i as f32)).max(0.0);
+                if cover > 0.0 {
+                    taps.push((i, cover / step));
+                }
+                i += 1;
+            }
+            taps
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::Luma;
+
+    #[test]
+    fn area_resize_keeps_means_and_edges() {
+        let g = GrayImage::from_fn(640, 480, |x, _| Luma([if x < 320 { 0 } else { 250 }]));
+        let small = area_resize(&g, 256, 192);
+        assert_eq!(small.len(), 256 * 192);
+        assert!(small[0].abs() < 1e-3 && (small[255] - 250.0).abs() < 1e-3);
+        let mean: f32 = small.iter().sum::<f32>() / small.len() as f32;
+        assert!((mean - 125.0).abs() < 0.01, "{mean}");
+        for t in spans(640, 256) {
+            assert!((t.iter().map(|x| x.1).sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+    }
 
     #[test]
     fn luma_matches_pil() {

@@ -22,6 +22,7 @@ pub mod indicator;
 pub mod journal;
 pub mod memory;
 pub mod mood;
+pub mod motion;
 pub mod notify;
 pub mod photo;
 pub mod preprocess;

@@ -121,6 +121,7 @@ pub struct Telemetry {
     state: Mutex<State>,
     registry: Registry,
     frames: Counter,
+    unchanged: Counter,
     faces: Counter,
     decisions: Family<MoodLabel, Counter>,
     undecided: Counter,
@@ -177,6 +178,7 @@ impl Telemetry {
                 frames_dropped: Default::default(),
             }),
             frames: Counter::default(),
+            unchanged: Counter::default(),
             faces: Counter::default(),
             decisions: Family::default(),
             undecided: Counter::default(),
@@ -203,6 +205,7 @@ impl Telemetry {
         }
         register! {
             "frames", frames, "Frames read from the camera";
+            "frames_unchanged", unchanged, "Frames like the last analysed one, whose analysis was reused (motion gate)";
             "faces", faces, "Faces classified in camera frames";
             "decisions", decisions, "Steady visitor decisions, by mood";
             "undecided", undecided, "Visitors who left before a steady mood";
@@ -308,6 +311,15 @@ impl Telemetry {
         for d in &a.per_face {
             self.inference.observe(d.as_secs_f64());
         }
+    }
+
+    /// A frame the motion gate passed over (the last analysis stands for it).
+    pub fn unchanged(&self) {
+        self.frames.inc();
+        self.unchanged.inc();
+        let fps = lock(&self.process_rate).event(Instant::now());
+        self.processed_fps.set(fps);
+        self.state().processed_fps = (fps * 10.0).round() / 10.0;
     }
 
     /// A visitor's steady mood.

@@ -231,6 +231,13 @@ fn uploads_are_classified_and_bad_ones_refused_with_json() {
     ] {
         assert!(m.contains(line), "missing {line:?} in\n{m}");
     }
+    // The replay holds each picture for several frames: the motion gate reuses their analysis.
+    let unchanged: f64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("moodkiosk_frames_unchanged_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no moodkiosk_frames_unchanged_total in\n{m}"));
+    assert!(unchanged > 0.0, "{m}");
     check_metrics_parse(&om, &m);
 }
 

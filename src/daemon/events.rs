@@ -75,6 +75,10 @@ impl Events {
         self.telemetry.frame(a, detected);
     }
 
+    pub fn unchanged(&mut self) {
+        self.telemetry.unchanged();
+    }
+
     pub fn telemetry(&self) -> &Arc<Telemetry> {
         &self.telemetry
     }

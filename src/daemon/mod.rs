@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 
 use crate::classifier::{Classifier, ModelRef, BUILTIN_MODEL};
 use crate::config::Config;
-use crate::engine::{Analyzer, Engine, EngineSlot};
+use crate::engine::{Analysis, Analyzer, Engine, EngineSlot};
 use crate::error::{Error, Result};
 use crate::face::FaceBox;
 use crate::frame::Frame;
 use crate::indicator::{self, Indicator, Status};
 use crate::journal::Journal;
+use crate::motion::MotionGate;
 use crate::notify::Notifier;
 use crate::preview::Preview;
 use crate::source::capture::{CameraEvent, Capture};
@@ -166,6 +167,9 @@ struct Loop {
     tracker: Tracker,
     frame_no: u64,
     last_faces: Vec<FaceBox>,
+    motion: MotionGate,
+    /// The last analysis, which the motion gate reuses for unchanged frames.
+    last: Option<Analysis>,
     preview: Arc<Preview>,
 }
 
@@ -186,6 +190,8 @@ impl Loop {
             stall,
             frame_no: 0,
             last_faces: Vec::new(),
+            motion: MotionGate::new(),
+            last: None,
             camera_up: false,
             capture,
             p,
@@ -213,6 +219,7 @@ impl Loop {
                 CameraEvent::Down { why, lost } => {
                     self.camera_up = false;
                     self.last_faces.clear();
+                    self.forget_scene();
                     let retry = self.p.cfg.source.retry_interval();
                     self.ev.camera_down(&why, lost, retry.as_millis());
                 }
@@ -247,22 +254,34 @@ impl Loop {
         self.ev.leds(self.p.indicator.state());
     }
 
+    /// The next frame is analysed whatever it shows (a new camera, detector or model).
+    fn forget_scene(&mut self) {
+        self.motion.reset();
+        self.last = None;
+    }
+
     /// One frame: faces and moods, the tracker's decisions, journal, LEDs.
     fn process(&mut self, frame: Frame) {
         self.visits.frame_at(frame.at);
         self.frame_no += 1;
         let every = self.p.cfg.detector.interval as u64;
         let detect = every == 1 || self.frame_no % every == 1;
-        let analysis = if detect {
-            self.p.analyzer.analyze(&frame.image)
-        } else {
-            self.p
+        let same = self.p.cfg.detector.motion_gate && !self.motion.changed(&frame.image);
+        let analysis = match &self.last {
+            Some(last) if same => Ok(last.clone()),
+            _ if detect => self.p.analyzer.analyze(&frame.image),
+            _ => self
+                .p
                 .analyzer
-                .classify_boxes(&frame.image, &self.last_faces)
+                .classify_boxes(&frame.image, &self.last_faces),
         };
         let moods = match analysis {
             Ok(a) => {
-                self.ev.frame(&a, detect);
+                match same && self.last.is_some() {
+                    true => self.ev.unchanged(),
+                    false => self.ev.frame(&a, detect),
+                }
+                self.last = Some(a.clone());
                 if self.preview.due(Instant::now()) {
                     let st = self.ev.telemetry().snapshot();
                     let min = self.p.cfg.detector.min_face_size;
@@ -273,6 +292,7 @@ impl Loop {
             }
             Err(e) => {
                 log::error!("frame {}: {e}", frame.seq);
+                self.last = None;
                 Vec::new()
             }
         };
@@ -318,6 +338,7 @@ impl Loop {
                         .max(self.p.cfg.source.dequeue_timeout() + Duration::from_secs(2));
                 }
                 self.tracker.set_config(self.p.cfg.steady.clone());
+                self.forget_scene();
                 let web = &self.p.cfg.web;
                 self.preview.set_enabled(web.enabled && web.preview);
                 self.visits.set_every(self.p.cfg.journal.summary_interval());

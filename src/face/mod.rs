@@ -54,6 +54,7 @@ pub struct DetectorSettings {
     pub crop_margin: f32,
     pub interval: u32,
     pub score_threshold: f32,
+    pub motion_gate: bool,
 }
 
 impl DetectorSettings {
