@@ -243,22 +243,6 @@ pub fn table(rows: &[ModelBench]) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stats_of_known_times() {
-        let d: Vec<Duration> = (1..=10).rev().map(Duration::from_millis).collect();
-        let s = Stats::of(d);
-        assert_eq!(
-            (s.runs, s.median_ms, s.p90_ms, s.min_ms),
-            (10, 6.0, 10.0, 1.0)
-        );
-        assert!((s.mean_ms - 5.5).abs() < 1e-9);
-    }
-}
-
 /// `moodkiosk bench`.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let (runs, warmup) = (a.runs as usize, a.warmup as usize);
@@ -313,4 +297,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_of_known_times() {
+        let d: Vec<Duration> = (1..=10).rev().map(Duration::from_millis).collect();
+        let s = Stats::of(d);
+        assert_eq!(
+            (s.runs, s.median_ms, s.p90_ms, s.min_ms),
+            (10, 6.0, 10.0, 1.0)
+        );
+        assert!((s.mean_ms - 5.5).abs() < 1e-9);
+    }
 }
