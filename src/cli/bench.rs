@@ -42,6 +42,13 @@ pub struct Args {
     /// Untimed runs before timing.
     #[arg(long, default_value_t = 30)]
     warmup: u32,
+    /// Timed runs of the face measurement only (default --runs; 0 skips it). For counting
+    /// instructions under an emulator (scripts/arm-count.sh).
+    #[arg(long, hide = true)]
+    face_runs: Option<u32>,
+    /// Timed runs of the frame measurement only (default --runs; 0 skips it).
+    #[arg(long, hide = true)]
+    frame_runs: Option<u32>,
     /// Also write one JSON object per model to this file (for training/bench_ort.py).
     #[arg(long)]
     save: Option<PathBuf>,
@@ -139,7 +146,7 @@ pub fn bench_models(
     models: &[ModelRef],
     detector: &DetectorSettings,
     frame: &[u8],
-    runs: usize,
+    (face_runs, frame_runs): (usize, usize),
     warmup: usize,
 ) -> Result<Vec<ModelBench>> {
     let image_err = |e: photo::PhotoError| Error::Image {
@@ -163,9 +170,10 @@ pub fn bench_models(
             }))
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut face_times = vec![Vec::with_capacity(runs); models.len()];
-    let mut frame_times = vec![Vec::with_capacity(runs); models.len()];
-    for i in 0..warmup + runs {
+    let mut face_times = vec![Vec::with_capacity(face_runs); models.len()];
+    let mut frame_times = vec![Vec::with_capacity(frame_runs); models.len()];
+    let warm = |n: usize| if n > 0 { warmup + n } else { 0 };
+    for i in 0..warm(face_runs) {
         for (k, (c, _)) in loaded.iter().enumerate() {
             let t = Instant::now();
             c.classify_input(&input)?;
@@ -174,7 +182,7 @@ pub fn bench_models(
             }
         }
     }
-    for i in 0..warmup + runs {
+    for i in 0..warm(frame_runs) {
         for (k, a) in analyzers.iter_mut().enumerate() {
             let t = Instant::now();
             let g = photo::decode(frame, &PhotoLimits::default()).map_err(image_err)?;
@@ -265,7 +273,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         true => vec![ModelRef::Builtin],
         false => models.into_iter().map(ModelRef::File).collect(),
     };
-    let rows = bench_models(&models, &det, &frame, runs, warmup)?;
+    let stages = (
+        a.face_runs.map_or(runs, |n| n as usize),
+        a.frame_runs.map_or(runs, |n| n as usize),
+    );
+    let rows = bench_models(&models, &det, &frame, stages, warmup)?;
     println!(
         "{runs} timed runs after {warmup} warm-up, models taking turns, 1 thread; face = one 96x96 face through tract; frame = decode JPEG + detect ({:?}) + classify (faces found: {})",
         det.kind,
