@@ -7,6 +7,7 @@
 //! `GET /metrics`. Runs on its own thread with a small tokio runtime; uploads are classified by
 //! [`jobs::Workers`] at low priority, so the frame loop keeps its camera rate.
 
+pub mod history;
 pub mod jobs;
 mod origin;
 mod routes;
@@ -282,6 +283,79 @@ mod tests {
             (st, v["code"].as_str()),
             (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("not_an_image"))
         );
+    }
+
+    #[tokio::test]
+    async fn history_lists_days_serves_any_kept_day_and_its_csv() {
+        let (app, dir) = app("sesame");
+        let line = r#"{"type":"visitor","time":"2026-11-30T12:00:00.000+00:00","mood":"happy","confidence":0.9,"frames":5,"face_px":120}"#;
+        std::fs::write(
+            dir.path().join("mood-2026-11-30.jsonl"),
+            format!("{line}\n"),
+        )
+        .unwrap();
+        let auth = |uri: &str| {
+            Request::get(uri)
+                .header(HOST.0, HOST.1)
+                .header("authorization", "Bearer sesame")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let (st, _) = call(&app, get("/api/days")).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "same token rules as the API");
+        let (st, v) = call(&app, auth("/api/days")).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["days"][0]["date"], "2026-11-30", "{v}");
+        assert_eq!(v["days"][0]["happy"], 1, "{v}");
+        let (st, v) = call(&app, auth("/api/day?date=2026-11-30")).await;
+        assert_eq!(
+            (st, v["visitors"].as_u64()),
+            (StatusCode::OK, Some(1)),
+            "{v}"
+        );
+        for (uri, status, code) in [
+            (
+                "/api/day?date=2026-11-29",
+                StatusCode::NOT_FOUND,
+                "day_not_kept",
+            ),
+            (
+                "/api/day?date=yesterday",
+                StatusCode::BAD_REQUEST,
+                "bad_date",
+            ),
+            ("/api/day", StatusCode::BAD_REQUEST, "bad_date"),
+            (
+                "/api/day.csv?date=..%2F..%2Fetc",
+                StatusCode::BAD_REQUEST,
+                "bad_date",
+            ),
+        ] {
+            let (st, v) = call(&app, auth(uri)).await;
+            assert_eq!((st, v["code"].as_str()), (status, Some(code)), "{uri}: {v}");
+        }
+        let resp = app
+            .clone()
+            .oneshot(auth("/api/day.csv?date=2026-11-30"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+        let disposition = resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(disposition.contains("mood-2026-11-30.csv"), "{disposition}");
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains(",visitor,happy,0.900,5,120,"));
     }
 
     /// DNS rebinding, cross-site posts and oversized request lines and headers: JSON refusals.

@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use chrono::Local;
 use serde_json::json;
 
+use super::history::{self, DayError};
 use super::jobs::{JobError, Workers};
 use super::origin::{self, AllowedHosts, Refusal};
 use super::{today, WebSettings};
@@ -115,6 +116,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/status", get(status))
         .route("/api/today", get(today_handler))
+        .route("/api/days", get(days_handler))
+        .route("/api/day", get(day_handler))
+        .route("/api/day.csv", get(day_csv_handler))
         .route("/metrics", get(metrics))
         .route("/preview.mjpg", get(preview_stream))
         .route("/api/preview", get(preview_info))
@@ -504,6 +508,90 @@ async fn today_handler(State(s): State<AppState>) -> Response {
             "journal_unreadable",
             format!("cannot read today's journal: {e}"),
         ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e),
+    }
+}
+
+/// `GET /api/days`: the days the journal holds, newest first, with their totals.
+async fn days_handler(State(s): State<AppState>) -> Response {
+    let dir = s.telemetry.snapshot().journal_dir;
+    match tokio::task::spawn_blocking(move || history::days(&dir)).await {
+        Ok(Ok(days)) => Json(json!({ "days": days })).into_response(),
+        Ok(Err(e)) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "journal_unreadable",
+            format!("cannot list the journal folder: {e}"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e),
+    }
+}
+
+fn day_error(e: DayError) -> Response {
+    match e {
+        DayError::BadDate(d) => error(
+            StatusCode::BAD_REQUEST,
+            "bad_date",
+            format!("date={d:?}: give the day as ?date=YYYY-MM-DD (GET /api/days lists them)"),
+        ),
+        DayError::NotKept(d) => error(
+            StatusCode::NOT_FOUND,
+            "day_not_kept",
+            format!("the journal holds no day {d} (GET /api/days lists the kept days)"),
+        ),
+        DayError::Io(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "journal_unreadable",
+            format!("cannot read the day's journal: {e}"),
+        ),
+    }
+}
+
+/// The `date` parameter of a day request.
+fn date_param(q: &HashMap<String, String>) -> std::result::Result<chrono::NaiveDate, Response> {
+    let d = q.get("date").map(String::as_str).unwrap_or("");
+    history::parse_date(d).map_err(day_error)
+}
+
+/// `GET /api/day?date=YYYY-MM-DD`: the dashboard's data for any kept day.
+async fn day_handler(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let date = match date_param(&q) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let dir = s.telemetry.snapshot().journal_dir;
+    match tokio::task::spawn_blocking(move || history::day(&dir, date)).await {
+        Ok(Ok(t)) => Json(t).into_response(),
+        Ok(Err(e)) => day_error(e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e),
+    }
+}
+
+/// `GET /api/day.csv?date=YYYY-MM-DD`: a kept day's journal records as CSV.
+async fn day_csv_handler(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let date = match date_param(&q) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let dir = s.telemetry.snapshot().journal_dir;
+    match tokio::task::spawn_blocking(move || history::day_csv(&dir, date)).await {
+        Ok(Ok(csv)) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"mood-{date}.csv\""),
+                ),
+            ],
+            csv,
+        )
+            .into_response(),
+        Ok(Err(e)) => day_error(e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e),
     }
 }

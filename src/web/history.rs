@@ -1,0 +1,274 @@
+//! The journal's history for the page and the API: the days the journal folder holds, any kept
+//! day's chart, and a day's records as CSV. Read-only, straight from the day files.
+
+use std::path::Path;
+
+use chrono::{Local, NaiveDate, TimeZone};
+use serde::Serialize;
+
+use super::today::{self, Today};
+use crate::journal::{self, Record};
+use crate::mood::Mood;
+
+/// One kept day's totals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Day {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub visitors: u32,
+    pub happy: u32,
+    pub not_happy: u32,
+    pub undecided: u32,
+}
+
+/// Why a day cannot be shown.
+#[derive(Debug)]
+pub enum DayError {
+    /// Not `YYYY-MM-DD`.
+    BadDate(String),
+    /// No journal file for that day (never written, or past retention).
+    NotKept(NaiveDate),
+    Io(std::io::Error),
+}
+
+/// Parse the `date` parameter.
+pub fn parse_date(s: &str) -> Result<NaiveDate, DayError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| DayError::BadDate(s.chars().take(40).collect()))
+}
+
+/// The day of a journal file name (`mood-YYYY-MM-DD.jsonl`).
+fn day_of(name: &str) -> Option<NaiveDate> {
+    let d = name.strip_prefix("mood-")?.strip_suffix(".jsonl")?;
+    NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
+}
+
+fn records(dir: &Path, day: NaiveDate) -> Result<(Vec<Record>, usize), DayError> {
+    match journal::read_file(&dir.join(journal::file_name(day))) {
+        Ok(r) => Ok(r),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(DayError::NotKept(day)),
+        Err(e) => Err(DayError::Io(e)),
+    }
+}
+
+/// The kept days, newest first, with their totals. A missing folder holds no day.
+pub fn days(dir: &Path) -> std::io::Result<Vec<Day>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut dates: Vec<NaiveDate> = entries
+        .flatten()
+        .filter_map(|e| day_of(&e.file_name().to_string_lossy()))
+        .collect();
+    dates.sort_unstable_by(|a, b| b.cmp(a));
+    let mut out = Vec::with_capacity(dates.len());
+    for d in dates {
+        let Ok((recs, _)) = records(dir, d) else {
+            continue; // removed by retention since the listing
+        };
+        let mut day = Day {
+            date: d.format("%Y-%m-%d").to_string(),
+            visitors: 0,
+            happy: 0,
+            not_happy: 0,
+            undecided: 0,
+        };
+        for r in &recs {
+            match r {
+                Record::Visitor { mood, .. } => {
+                    day.visitors += 1;
+                    match mood {
+                        Mood::Happy => day.happy += 1,
+                        Mood::NotHappy => day.not_happy += 1,
+                    }
+                }
+                Record::Summary { undecided, .. } => day.undecided += undecided,
+            }
+        }
+        out.push(day);
+    }
+    Ok(out)
+}
+
+/// The dashboard's data for a kept day (the whole day for a past one).
+pub fn day(dir: &Path, date: NaiveDate) -> Result<Today, DayError> {
+    let (recs, bad) = records(dir, date)?;
+    let today = Local::now().date_naive();
+    let end = match date == today {
+        true => Local::now(),
+        false => date
+            .and_hms_opt(23, 59, 59)
+            .and_then(|t| Local.from_local_datetime(&t).earliest())
+            .unwrap_or_else(Local::now),
+    };
+    let mut t = today::chart(&recs, end);
+    t.unreadable_lines = bad;
+    Ok(t)
+}
+
+/// A kept day's records as CSV, one line per record, a header first.
+pub fn day_csv(dir: &Path, date: NaiveDate) -> Result<Vec<u8>, DayError> {
+    let (recs, _) = records(dir, date)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "time",
+        "type",
+        "mood",
+        "confidence",
+        "frames",
+        "face_px",
+        "start",
+        "happy",
+        "not_happy",
+        "visitors",
+        "undecided",
+        "camera_up_s",
+    ];
+    let io = |e: csv::Error| DayError::Io(std::io::Error::other(e));
+    w.write_record(header).map_err(io)?;
+    for r in &recs {
+        let row: [String; 12] = match r {
+            Record::Visitor {
+                time,
+                mood,
+                confidence,
+                frames,
+                face_px,
+            } => [
+                time.clone(),
+                "visitor".into(),
+                mood.as_str().into(),
+                format!("{confidence:.3}"),
+                frames.to_string(),
+                face_px.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+            Record::Summary {
+                time,
+                start,
+                happy,
+                not_happy,
+                visitors,
+                undecided,
+                camera_up_s,
+            } => [
+                time.clone(),
+                "summary".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                start.clone(),
+                happy.to_string(),
+                not_happy.to_string(),
+                visitors.to_string(),
+                undecided.to_string(),
+                format!("{camera_up_s:.1}"),
+            ],
+        };
+        w.write_record(&row).map_err(io)?;
+    }
+    w.into_inner()
+        .map_err(|e| DayError::Io(std::io::Error::other(e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn visitor(time: &str, mood: Mood) -> String {
+        serde_json::to_string(&Record::Visitor {
+            time: time.into(),
+            mood,
+            confidence: 0.9,
+            frames: 5,
+            face_px: 120,
+        })
+        .unwrap()
+    }
+
+    fn folder() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let day = |date: &str, lines: &[String]| {
+            std::fs::write(
+                d.path().join(format!("mood-{date}.jsonl")),
+                lines.join("\n") + "\n",
+            )
+            .unwrap()
+        };
+        day(
+            "2026-11-28",
+            &[
+                visitor("2026-11-28T12:15:00.000+00:00", Mood::Happy),
+                visitor("2026-11-28T12:20:00.000+00:00", Mood::NotHappy),
+                r#"{"type":"summary","time":"2026-11-28T10:00:00.000+00:00","start":"2026-11-28T09:00:00.000+00:00","happy":1,"not_happy":1,"visitors":2,"undecided":3,"camera_up_s":3600.0}"#.into(),
+            ],
+        );
+        day(
+            "2026-11-30",
+            &[visitor("2026-11-30T12:00:00.000+00:00", Mood::Happy)],
+        );
+        std::fs::write(d.path().join("notes.txt"), "not a day").unwrap();
+        std::fs::write(d.path().join(".lock"), "1").unwrap();
+        d
+    }
+
+    #[test]
+    fn days_lists_the_day_files_newest_first_with_totals() {
+        let d = folder();
+        let days = days(d.path()).unwrap();
+        assert_eq!(days.len(), 2);
+        assert_eq!(days[0].date, "2026-11-30");
+        assert_eq!((days[0].visitors, days[0].happy), (1, 1));
+        assert_eq!(
+            (
+                days[1].visitors,
+                days[1].happy,
+                days[1].not_happy,
+                days[1].undecided
+            ),
+            (2, 1, 1, 3)
+        );
+        assert!(super::days(&d.path().join("gone")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_kept_day_has_its_chart_and_csv_and_others_are_errors() {
+        let d = folder();
+        let date = parse_date("2026-11-28").unwrap();
+        let t = day(d.path(), date).unwrap();
+        assert_eq!(
+            (t.visitors, t.happy, t.not_happy, t.undecided),
+            (2, 1, 1, 3)
+        );
+        assert_eq!(t.date, "2026-11-28");
+        let csv = String::from_utf8(day_csv(d.path(), date).unwrap()).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 4, "{csv}");
+        assert!(lines[0].starts_with("time,type,mood,confidence,frames,face_px"));
+        assert_eq!(
+            lines[1],
+            "2026-11-28T12:15:00.000+00:00,visitor,happy,0.900,5,120,,,,,,"
+        );
+        assert!(lines[3].contains(",summary,") && lines[3].ends_with(",1,1,2,3,3600.0"));
+        assert!(matches!(
+            day(d.path(), parse_date("2026-11-29").unwrap()),
+            Err(DayError::NotKept(_))
+        ));
+        assert!(matches!(
+            parse_date("2026-13-01"),
+            Err(DayError::BadDate(_))
+        ));
+        assert!(matches!(
+            parse_date("../etc/passwd"),
+            Err(DayError::BadDate(_))
+        ));
+    }
+}
