@@ -220,6 +220,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = Config::defaults();
         cfg.web.token = Secret::new(token);
+        // Routing is under test, not speed: under qemu (cross/test-aarch64.sh) the first upload
+        // builds the detector and classifies in emulation, which takes tens of seconds.
+        cfg.web.request_timeout_s = 600;
         let telemetry = Arc::new(Telemetry::new(
             "builtin".into(),
             dir.path().to_path_buf(),

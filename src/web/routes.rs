@@ -547,9 +547,8 @@ fn day_error(e: DayError) -> Response {
 }
 
 /// The `date` parameter of a day request.
-fn date_param(q: &HashMap<String, String>) -> std::result::Result<chrono::NaiveDate, Response> {
-    let d = q.get("date").map(String::as_str).unwrap_or("");
-    history::parse_date(d).map_err(day_error)
+fn date_param(q: &HashMap<String, String>) -> std::result::Result<chrono::NaiveDate, DayError> {
+    history::parse_date(q.get("date").map(String::as_str).unwrap_or(""))
 }
 
 /// `GET /api/day?date=YYYY-MM-DD`: the dashboard's data for any kept day.
@@ -559,7 +558,7 @@ async fn day_handler(
 ) -> Response {
     let date = match date_param(&q) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(e) => return day_error(e),
     };
     let dir = s.telemetry.snapshot().journal_dir;
     match tokio::task::spawn_blocking(move || history::day(&dir, date)).await {
@@ -576,7 +575,7 @@ async fn day_csv_handler(
 ) -> Response {
     let date = match date_param(&q) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(e) => return day_error(e),
     };
     let dir = s.telemetry.snapshot().journal_dir;
     match tokio::task::spawn_blocking(move || history::day_csv(&dir, date)).await {
