@@ -79,6 +79,22 @@ async fn upload_page_and_dashboard_in_chromium() {
     }
     let d = tempfile::tempdir().unwrap();
     let cfg = astronaut_config(d.path(), "bind = \"127.0.0.1:0\"\npreview = true\n");
+    // Yesterday in the journal: 2 happy visitors and 1 not happy, for the day picker.
+    let yesterday = chrono::Local::now().date_naive() - chrono::Days::new(1);
+    let noon = yesterday
+        .and_hms_opt(12, 0, 0)
+        .and_then(|t| chrono::TimeZone::from_local_datetime(&chrono::Local, &t).earliest())
+        .unwrap()
+        .to_rfc3339();
+    let line = |mood: &str| {
+        format!("{{\"type\":\"visitor\",\"time\":\"{noon}\",\"mood\":\"{mood}\",\"confidence\":0.9,\"frames\":5,\"face_px\":120}}\n")
+    };
+    std::fs::create_dir_all(d.path().join("journal")).unwrap();
+    std::fs::write(
+        d.path().join(format!("journal/mood-{yesterday}.jsonl")),
+        line("happy") + &line("happy") + &line("not_happy"),
+    )
+    .unwrap();
     let kiosk = Kiosk::start(&cfg, d.path());
     let (_driver, c) = browser(&d.path().join("profile")).await;
     let wait = |secs| c.wait().at_most(Duration::from_secs(secs));
@@ -155,6 +171,47 @@ async fn upload_page_and_dashboard_in_chromium() {
         .unwrap();
     assert_eq!(camera, "up");
     std::fs::write(shots().join("dashboard.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // History: yesterday in the day picker; picking it shows its totals and happy share, and
+    // the week view has its bar. Screenshots at desktop and phone widths.
+    let day = yesterday.to_string();
+    let mut picked = serde_json::Value::Null;
+    for _ in 0..40 {
+        picked = c
+            .execute(
+                "const s = document.getElementById('day');\
+                 const o = [...s.options].find((o) => o.value === arguments[0]);\
+                 if (o) { s.value = o.value; s.dispatchEvent(new Event('change')); }\
+                 return [!!o, document.getElementById('visitors').textContent,\
+                         document.getElementById('share').textContent,\
+                         [...document.querySelectorAll('#week title')].map((t) => t.textContent)];",
+                vec![serde_json::json!(day)],
+            )
+            .await
+            .unwrap();
+        if picked[1] == "3" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(picked[0], true, "yesterday is in the day picker: {picked}");
+    assert_eq!(picked[1], "3", "yesterday's visitors: {picked}");
+    assert_eq!(picked[2], "67%", "yesterday's happy share: {picked}");
+    let week = picked[3].as_array().unwrap();
+    assert_eq!(week.len(), 7, "{picked}");
+    assert!(
+        week.iter()
+            .any(|t| t == &serde_json::json!(format!("{day}: 2 happy, 1 not happy"))),
+        "{picked}"
+    );
+    for (w, h, name) in [
+        (1280, 1000, "history-1280.png"),
+        (390, 844, "history-390.png"),
+    ] {
+        c.set_window_size(w, h).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        std::fs::write(shots().join(name), c.screenshot().await.unwrap()).unwrap();
+    }
 
     // Setup preview: the live view shows frames (the <img> decodes the MJPEG stream) and the
     // page describes the face found.

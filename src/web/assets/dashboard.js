@@ -1,5 +1,6 @@
-// The dashboard: today's moods from the journal as a stacked bar chart, plus the kiosk's state.
-// Refreshes every 5 seconds.
+// The dashboard: a day's moods from the journal as a stacked bar chart (today by default, any
+// kept day from the day picker), the week's visitors per day, the day's CSV, and the kiosk's
+// state. Refreshes every 5 seconds.
 "use strict";
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
@@ -17,7 +18,7 @@ function drawChart(t) {
   const W = 800, H = 240, left = 32, bottom = 22, top = 8;
   const bars = t.bars;
   if (bars.length === 0) {
-    svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" }, chart).textContent = "No visitors yet today";
+    svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" }, chart).textContent = selected() ? "No visitors that day" : "No visitors yet today";
     return;
   }
   const most = Math.max(1, ...bars.map((b) => b.happy + b.not_happy));
@@ -41,25 +42,93 @@ function drawChart(t) {
   });
 }
 
+let days = []; // from /api/days, newest first
+const selected = () => $("day").value; // "" = today
+
+async function loadDays() {
+  const r = await apiJson("/api/days");
+  if (!r.ok) return;
+  days = r.body.days;
+  const sel = $("day"), keep = sel.value;
+  sel.replaceChildren(new Option("Today", ""));
+  const today = new Date().toISOString().slice(0, 10);
+  for (const d of days) {
+    if (d.date === today) continue;
+    sel.appendChild(new Option(`${d.date} · ${d.visitors} visitors`, d.date));
+  }
+  sel.value = keep;
+}
+
+// One stacked bar per calendar day for the 7 days ending at the shown day.
+function drawWeek(end) {
+  const chart = $("week");
+  chart.replaceChildren();
+  const W = 800, H = 200, left = 32, bottom = 22, top = 8;
+  const byDate = Object.fromEntries(days.map((d) => [d.date, d]));
+  const week = [];
+  for (let i = 6; i >= 0; i--) {
+    const t = new Date(end + "T12:00:00Z");
+    t.setUTCDate(t.getUTCDate() - i);
+    const date = t.toISOString().slice(0, 10);
+    week.push(byDate[date] || { date, happy: 0, not_happy: 0, visitors: 0 });
+  }
+  const most = Math.max(1, ...week.map((d) => d.happy + d.not_happy));
+  const y = (n) => H - bottom - (n / most) * (H - bottom - top);
+  for (const n of [0, most]) {
+    svg("line", { x1: left, x2: W, y1: y(n), y2: y(n), class: "grid" }, chart);
+    svg("text", { x: left - 6, y: y(n) + 4, "text-anchor": "end", class: "axis" }, chart).textContent = n;
+  }
+  const step = (W - left) / 7, bw = step * 0.6;
+  week.forEach((d, i) => {
+    const x = left + i * step + (step - bw) / 2;
+    const g = svg("g", { class: "bar" }, chart);
+    svg("rect", { x, y: y(d.happy), width: bw, height: y(0) - y(d.happy), class: "happy" }, g);
+    svg("rect", { x, y: y(d.happy + d.not_happy), width: bw, height: y(d.happy) - y(d.happy + d.not_happy), class: "not_happy" }, g);
+    svg("title", {}, g).textContent = `${d.date}: ${d.happy} happy, ${d.not_happy} not happy`;
+    svg("text", { x: x + bw / 2, y: H - 6, "text-anchor": "middle", class: "axis" }, chart).textContent = d.date.slice(5);
+  });
+}
+
+// The CSV goes through fetch, so that it carries the token like every API call.
+async function downloadCsv() {
+  const date = selected() || new Date().toISOString().slice(0, 10);
+  const r = await api(`/api/day.csv?date=${date}`);
+  if (!r.ok) {
+    $("updated").textContent = `No CSV for ${date}: HTTP ${r.status}`;
+    $("updated").className = "error";
+    return;
+  }
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(await r.blob());
+  a.download = `mood-${date}.csv`;
+  a.click();
+  URL.revokeObjectURL(a.href);
+}
+
 function duration(s) {
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
   return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min` : `${s} s`;
 }
 
 async function refresh() {
-  const [t, s] = await Promise.all([apiJson("/api/today"), apiJson("/api/status")]).catch((e) => [{ ok: false, body: { error: String(e) } }, null]);
+  const day = selected();
+  const path = day ? `/api/day?date=${day}` : "/api/today";
+  const [t, s] = await Promise.all([apiJson(path), apiJson("/api/status")]).catch((e) => [{ ok: false, body: { error: String(e) } }, null]);
   if (!t.ok) {
-    $("updated").textContent = "Cannot load today's mood: " + t.body.error;
+    $("updated").textContent = `Cannot load ${day || "today"}'s mood: ` + t.body.error;
     $("updated").className = "error";
     return;
   }
   const d = t.body;
   $("visitors").textContent = d.visitors;
+  $("visitors-title").textContent = day ? `Visitors on ${day}` : "Visitors today";
+  $("share").textContent = d.visitors ? pct(d.happy / d.visitors) : "–";
   $("happy").textContent = d.happy;
   $("not_happy").textContent = d.not_happy;
   $("undecided").textContent = d.undecided;
   $("bucket").textContent = `· one bar per ${d.bucket_s >= 3600 ? d.bucket_s / 3600 + " h" : d.bucket_s / 60 + " min"}`;
   drawChart(d);
+  drawWeek(d.date);
   if (s && s.ok) {
     const st = s.body;
     $("camera").textContent = st.camera.state;
@@ -82,5 +151,7 @@ async function refresh() {
   $("updated").textContent = `Updated ${new Date().toLocaleTimeString()} (${d.date}).`;
 }
 
-refresh();
-setInterval(refresh, 5000);
+$("day").addEventListener("change", refresh);
+$("csv").addEventListener("click", downloadCsv);
+loadDays().then(refresh);
+setInterval(() => loadDays().then(refresh), 5000);
