@@ -6,7 +6,7 @@ use std::path::Path;
 use chrono::{Local, NaiveDate, TimeZone};
 use serde::Serialize;
 
-use super::today::{self, Today};
+use super::today::{self, Hours, Today};
 use crate::journal::{self, Record};
 use crate::mood::Mood;
 
@@ -93,7 +93,7 @@ pub fn days(dir: &Path) -> std::io::Result<Vec<Day>> {
 }
 
 /// The dashboard's data for a kept day (the whole day for a past one).
-pub fn day(dir: &Path, date: NaiveDate) -> Result<Today, DayError> {
+pub fn day(dir: &Path, date: NaiveDate, hours: Hours) -> Result<Today, DayError> {
     let (recs, bad) = records(dir, date)?;
     let today = Local::now().date_naive();
     let end = match date == today {
@@ -103,7 +103,7 @@ pub fn day(dir: &Path, date: NaiveDate) -> Result<Today, DayError> {
             .and_then(|t| Local.from_local_datetime(&t).earliest())
             .unwrap_or_else(Local::now),
     };
-    let mut t = today::chart(&recs, end);
+    let mut t = today::chart(&recs, end, hours);
     t.unreadable_lines = bad;
     Ok(t)
 }
@@ -243,7 +243,12 @@ mod tests {
     fn a_kept_day_has_its_chart_and_csv_and_others_are_errors() {
         let d = folder();
         let date = parse_date("2026-11-28").unwrap();
-        let t = day(d.path(), date).unwrap();
+        let hours = Hours {
+            start: "07:00".parse().unwrap(),
+            end: "19:00".parse().unwrap(),
+        };
+        let t = day(d.path(), date, hours).unwrap();
+        assert_eq!(t.bars.len(), 48, "07:00-19:00 in 15-minute bars");
         assert_eq!(
             (t.visitors, t.happy, t.not_happy, t.undecided),
             (2, 1, 1, 3)
@@ -259,7 +264,7 @@ mod tests {
         );
         assert!(lines[3].contains(",summary,") && lines[3].ends_with(",1,1,2,3,3600.0"));
         assert!(matches!(
-            day(d.path(), parse_date("2026-11-29").unwrap()),
+            day(d.path(), parse_date("2026-11-29").unwrap(), hours),
             Err(DayError::NotKept(_))
         ));
         assert!(matches!(

@@ -62,9 +62,19 @@ pub struct WebSettings {
     pub allowed_hosts: Vec<String>,
     pub max_decode_mb: u32,
     pub preview: bool,
+    pub day_start: today::ClockTime,
+    pub day_end: today::ClockTime,
 }
 
 impl WebSettings {
+    /// The opening hours the dashboard's axis spans.
+    pub fn hours(&self) -> today::Hours {
+        today::Hours {
+            start: self.day_start,
+            end: self.day_end,
+        }
+    }
+
     pub fn validate(&self) -> std::result::Result<(), Invalid> {
         let w = self;
         check_range!(w.max_upload_mb, 1, 200);
@@ -75,6 +85,12 @@ impl WebSettings {
         check_range!(w.header_timeout_s, 1, 300);
         check_range!(w.max_connections, 4, 4096);
         check_range!(w.max_decode_mb, 8, 2048);
+        if w.day_end <= w.day_start {
+            return Err(invalid!(
+                w.day_end,
+                "must be later than web.day_start (the chart's axis runs from one to the other)"
+            ));
+        }
         if let Some(h) = w.allowed_hosts.iter().find(|h| !is_host_name(h)) {
             return Err(invalid!(
                 w.allowed_hosts,

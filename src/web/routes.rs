@@ -501,7 +501,8 @@ async fn status(State(s): State<AppState>) -> Response {
 /// `GET /api/today`: the dashboard's chart data.
 async fn today_handler(State(s): State<AppState>) -> Response {
     let dir = s.telemetry.snapshot().journal_dir;
-    match tokio::task::spawn_blocking(move || today::today(&dir, Local::now())).await {
+    let hours = s.cfg.hours();
+    match tokio::task::spawn_blocking(move || today::today(&dir, Local::now(), hours)).await {
         Ok(Ok(t)) => Json(t).into_response(),
         Ok(Err(e)) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -561,7 +562,8 @@ async fn day_handler(
         Err(e) => return day_error(e),
     };
     let dir = s.telemetry.snapshot().journal_dir;
-    match tokio::task::spawn_blocking(move || history::day(&dir, date)).await {
+    let hours = s.cfg.hours();
+    match tokio::task::spawn_blocking(move || history::day(&dir, date, hours)).await {
         Ok(Ok(t)) => Json(t).into_response(),
         Ok(Err(e)) => day_error(e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e),

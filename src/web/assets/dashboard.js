@@ -17,7 +17,7 @@ function drawChart(t) {
   chart.replaceChildren();
   const W = 800, H = 240, left = 32, bottom = 22, top = 8;
   const bars = t.bars;
-  if (bars.length === 0) {
+  if (t.visitors === 0) {
     svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" }, chart).textContent = selected() ? "No visitors that day" : "No visitors yet today";
     return;
   }
