@@ -190,7 +190,10 @@ async fn upload_page_and_dashboard_in_chromium() {
             .await
             .unwrap();
         // The week view ends at the shown day: yesterday's data is on screen.
-        let last = picked[3].as_array().and_then(|w| w.last()).and_then(|t| t.as_str());
+        let last = picked[3]
+            .as_array()
+            .and_then(|w| w.last())
+            .and_then(|t| t.as_str());
         if last.is_some_and(|t| t.starts_with(&format!("{day}:"))) {
             break;
         }

@@ -227,9 +227,11 @@ impl Loop {
             }
         }
         match taken.frame {
-            Some(frame) => self.process(frame),
-            None if !self.camera_up => self.show_fault(),
-            None => {}
+            // A frame taken with the news that the camera is lost is stale: the fault shows at
+            // once instead of after one more (on a slow board, long) analysis.
+            Some(frame) if self.camera_up => self.process(frame),
+            _ if !self.camera_up => self.show_fault(),
+            _ => {}
         }
         if ended {
             log::info!("replay finished");
