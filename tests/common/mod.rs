@@ -34,6 +34,13 @@ pub fn command() -> Command {
     }
 }
 
+/// Whether the binary under test runs in an emulator (cross/test-aarch64.sh): every frame takes
+/// about a hundred times longer, so bounds on how soon something happens are looser there.
+#[allow(dead_code)]
+pub fn emulated() -> bool {
+    std::env::var_os("MOODKIOSK_TEST_RUNNER").is_some()
+}
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
