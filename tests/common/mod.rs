@@ -36,7 +36,6 @@ pub fn command() -> Command {
 
 /// Whether the binary under test runs in an emulator (cross/test-aarch64.sh): every frame takes
 /// about a hundred times longer, so bounds on how soon something happens are looser there.
-#[allow(dead_code)]
 pub fn emulated() -> bool {
     std::env::var_os("MOODKIOSK_TEST_RUNNER").is_some()
 }
@@ -399,9 +398,16 @@ pub fn astronaut_config(dir: &Path, web: &str) -> PathBuf {
         "[source]\nkind = \"replay\"\nreplay = [{:?}]\nreplay_fps = 20.0\nreplay_loop = true\n\
          replay_hold = 10\nreplay_gap = 6\n\n[detector]\nmin_face_size = 40\n\n\
          [steady]\nmax_missed = 2\nhold_ms = 200\n\n[indicator]\nkind = \"simulated\"\n\n\
-         [journal]\ndir = {:?}\nsummary_interval_s = 2\n\n[web]\n{web}\n",
+         [journal]\ndir = {:?}\nsummary_interval_s = 2\n\n[web]\n{web}\n{slow}",
         root().join("assets").display().to_string(),
-        dir.join("journal").display().to_string()
+        dir.join("journal").display().to_string(),
+        // Under emulation an upload's first classification builds the detector there and takes
+        // longer than the default 30 s request timeout.
+        slow = if emulated() {
+            "request_timeout_s = 600\n"
+        } else {
+            ""
+        },
     );
     std::fs::write(&cfg, text).unwrap();
     cfg
