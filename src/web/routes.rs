@@ -547,9 +547,22 @@ fn day_error(e: DayError) -> Response {
     }
 }
 
-/// The `date` parameter of a day request.
-fn date_param(q: &HashMap<String, String>) -> std::result::Result<chrono::NaiveDate, DayError> {
-    history::parse_date(q.get("date").map(String::as_str).unwrap_or(""))
+/// A day request: check `?date=`, then read that day off the frame loop's thread.
+async fn for_day<T: Send + 'static>(
+    s: &AppState,
+    q: &HashMap<String, String>,
+    read: impl FnOnce(&std::path::Path, chrono::NaiveDate) -> std::result::Result<T, DayError>
+        + Send
+        + 'static,
+) -> std::result::Result<(chrono::NaiveDate, T), Response> {
+    let date =
+        history::parse_date(q.get("date").map(String::as_str).unwrap_or("")).map_err(day_error)?;
+    let dir = s.telemetry.snapshot().journal_dir;
+    match tokio::task::spawn_blocking(move || read(&dir, date)).await {
+        Ok(Ok(t)) => Ok((date, t)),
+        Ok(Err(e)) => Err(day_error(e)),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e)),
+    }
 }
 
 /// `GET /api/day?date=YYYY-MM-DD`: the dashboard's data for any kept day.
@@ -557,16 +570,10 @@ async fn day_handler(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let date = match date_param(&q) {
-        Ok(d) => d,
-        Err(e) => return day_error(e),
-    };
-    let dir = s.telemetry.snapshot().journal_dir;
     let hours = s.cfg.hours();
-    match tokio::task::spawn_blocking(move || history::day(&dir, date, hours)).await {
-        Ok(Ok(t)) => Json(t).into_response(),
-        Ok(Err(e)) => day_error(e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e),
+    match for_day(&s, &q, move |dir, date| history::day(dir, date, hours)).await {
+        Ok((_, t)) => Json(t).into_response(),
+        Err(r) => r,
     }
 }
 
@@ -575,13 +582,8 @@ async fn day_csv_handler(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let date = match date_param(&q) {
-        Ok(d) => d,
-        Err(e) => return day_error(e),
-    };
-    let dir = s.telemetry.snapshot().journal_dir;
-    match tokio::task::spawn_blocking(move || history::day_csv(&dir, date)).await {
-        Ok(Ok(csv)) => (
+    match for_day(&s, &q, history::day_csv).await {
+        Ok((date, csv)) => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
                 (
@@ -592,8 +594,7 @@ async fn day_csv_handler(
             csv,
         )
             .into_response(),
-        Ok(Err(e)) => day_error(e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e),
+        Err(r) => r,
     }
 }
 

@@ -12,6 +12,21 @@ function svg(tag, attrs, parent) {
   return e;
 }
 
+// The y axis (0 and the tallest bar) and one stacked happy / not-happy bar with its tooltip.
+function yAxis(chart, y, most, left, W) {
+  for (const n of [0, most]) {
+    svg("line", { x1: left, x2: W, y1: y(n), y2: y(n), class: "grid" }, chart);
+    svg("text", { x: left - 6, y: y(n) + 4, "text-anchor": "end", class: "axis" }, chart).textContent = n;
+  }
+}
+
+function stackedBar(chart, y, x, bw, happy, notHappy, label) {
+  const g = svg("g", { class: "bar" }, chart);
+  svg("rect", { x, y: y(happy), width: bw, height: y(0) - y(happy), class: "happy" }, g);
+  svg("rect", { x, y: y(happy + notHappy), width: bw, height: y(happy) - y(happy + notHappy), class: "not_happy" }, g);
+  svg("title", {}, g).textContent = `${label}: ${happy} happy, ${notHappy} not happy`;
+}
+
 function drawChart(t) {
   const chart = $("chart");
   chart.replaceChildren();
@@ -25,17 +40,11 @@ function drawChart(t) {
   const step = (W - left) / bars.length;
   const bw = Math.max(1, Math.min(step * 0.8, 48));
   const y = (n) => H - bottom - (n / most) * (H - bottom - top);
-  for (const n of [0, most]) {
-    svg("line", { x1: left, x2: W, y1: y(n), y2: y(n), class: "grid" }, chart);
-    svg("text", { x: left - 6, y: y(n) + 4, "text-anchor": "end", class: "axis" }, chart).textContent = n;
-  }
+  yAxis(chart, y, most, left, W);
   const every = Math.ceil(bars.length / 12);
   bars.forEach((b, i) => {
     const x = left + i * step + (step - bw) / 2;
-    const g = svg("g", { class: "bar" }, chart);
-    svg("rect", { x, y: y(b.happy), width: bw, height: y(0) - y(b.happy), class: "happy" }, g);
-    svg("rect", { x, y: y(b.happy + b.not_happy), width: bw, height: y(b.happy) - y(b.happy + b.not_happy), class: "not_happy" }, g);
-    svg("title", {}, g).textContent = `${b.start}: ${b.happy} happy, ${b.not_happy} not happy`;
+    stackedBar(chart, y, x, bw, b.happy, b.not_happy, b.start);
     if (i % every === 0) {
       svg("text", { x: x + bw / 2, y: H - 6, "text-anchor": "middle", class: "axis" }, chart).textContent = b.start;
     }
@@ -74,17 +83,11 @@ function drawWeek(end) {
   }
   const most = Math.max(1, ...week.map((d) => d.happy + d.not_happy));
   const y = (n) => H - bottom - (n / most) * (H - bottom - top);
-  for (const n of [0, most]) {
-    svg("line", { x1: left, x2: W, y1: y(n), y2: y(n), class: "grid" }, chart);
-    svg("text", { x: left - 6, y: y(n) + 4, "text-anchor": "end", class: "axis" }, chart).textContent = n;
-  }
+  yAxis(chart, y, most, left, W);
   const step = (W - left) / 7, bw = step * 0.6;
   week.forEach((d, i) => {
     const x = left + i * step + (step - bw) / 2;
-    const g = svg("g", { class: "bar" }, chart);
-    svg("rect", { x, y: y(d.happy), width: bw, height: y(0) - y(d.happy), class: "happy" }, g);
-    svg("rect", { x, y: y(d.happy + d.not_happy), width: bw, height: y(d.happy) - y(d.happy + d.not_happy), class: "not_happy" }, g);
-    svg("title", {}, g).textContent = `${d.date}: ${d.happy} happy, ${d.not_happy} not happy`;
+    stackedBar(chart, y, x, bw, d.happy, d.not_happy, d.date);
     svg("text", { x: x + bw / 2, y: H - 6, "text-anchor": "middle", class: "axis" }, chart).textContent = d.date.slice(5);
   });
 }
