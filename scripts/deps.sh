@@ -3,7 +3,9 @@
 #   scripts/deps.sh          build dependencies (C compiler, libclang for the v4l bindings)
 #   scripts/deps.sh --test   also what the tests and scripts/bench.sh use: the Python environment of
 #                            the parity, training and metrics tests and of the peer benchmark
-#                            (OpenCV); Chromium and ChromeDriver for the browser test; curl
+#                            (OpenCV); Chromium and ChromeDriver for the browser test; curl;
+#                            Mosquitto (broker and clients) for the MQTT tests, which start their
+#                            own broker on a free loopback port (the system service stays off)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -21,6 +23,8 @@ if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null || need+=(chromium)
   command -v chromedriver >/dev/null || need+=(chromium-driver)
   command -v curl >/dev/null || need+=(curl)
+  command -v mosquitto >/dev/null || need+=(mosquitto)
+  command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq

@@ -113,6 +113,10 @@ const BACKLOG_MAX: usize = 100_000;
 pub enum Record {
     /// A visitor's steady mood.
     Visitor {
+        /// Unique per kiosk and increasing, given by the journal when it writes the record (0 in
+        /// records written before numbering): subscribers drop duplicates by it.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        seq: u64,
         /// RFC 3339 local time of the decision.
         time: String,
         mood: Mood,
@@ -140,6 +144,10 @@ pub enum Record {
     },
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// RFC 3339 text of a local time, millisecond precision.
 pub fn rfc3339(t: DateTime<Local>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, false)
@@ -148,6 +156,64 @@ pub fn rfc3339(t: DateTime<Local>) -> String {
 /// File name of a day's journal.
 pub fn file_name(day: NaiveDate) -> String {
     format!("mood-{}.jsonl", day.format("%Y-%m-%d"))
+}
+
+/// The day of a journal file name (`mood-YYYY-MM-DD.jsonl`).
+pub fn day_of(name: &str) -> Option<NaiveDate> {
+    let d = name.strip_prefix("mood-")?.strip_suffix(".jsonl")?;
+    NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
+}
+
+/// The days the folder holds a file for, oldest first. A missing folder holds none.
+pub fn kept_days(dir: &Path) -> std::io::Result<Vec<NaiveDate>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut days: Vec<NaiveDate> = entries
+        .flatten()
+        .filter_map(|e| day_of(&e.file_name().to_string_lossy()))
+        .collect();
+    days.sort_unstable();
+    Ok(days)
+}
+
+/// The MQTT publisher's cursor in the journal folder: the last visitor `seq` the broker
+/// acknowledged (decimal text). Written by [`crate::mqtt`]; the journal also reads it so that
+/// numbering never goes back, even after every day file was removed.
+pub const CURSOR_FILE: &str = ".mqtt-cursor";
+
+/// The cursor's value; `None` when there is none (or it does not parse).
+pub fn read_cursor(dir: &Path) -> Option<u64> {
+    fs::read_to_string(dir.join(CURSOR_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The highest visitor `seq` in the folder: the newest day file that holds numbered visitors
+/// decides (numbers only grow).
+pub fn last_seq(dir: &Path) -> u64 {
+    let days = kept_days(dir).unwrap_or_default();
+    for day in days.iter().rev() {
+        let Ok((recs, _)) = read_file(&dir.join(file_name(*day))) else {
+            continue;
+        };
+        let max = recs
+            .iter()
+            .filter_map(|r| match r {
+                Record::Visitor { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        if max > 0 {
+            return max;
+        }
+    }
+    0
 }
 
 /// Writes records.
@@ -164,6 +230,8 @@ pub struct Journal {
     failing: bool,
     /// Records dropped because the backlog was full: (summaries, visitors).
     dropped: (u64, u64),
+    /// The next visitor record's `seq`.
+    next_seq: u64,
 }
 
 impl Journal {
@@ -183,6 +251,7 @@ impl Journal {
             backlog: VecDeque::new(),
             failing: false,
             dropped: (0, 0),
+            next_seq: last_seq(&cfg.dir).max(read_cursor(&cfg.dir).unwrap_or(0)) + 1,
         };
         j.ensure_file(Local::now().date_naive())?;
         Ok(j)
@@ -284,13 +353,7 @@ impl Journal {
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            let Some(date) = name
-                .strip_prefix("mood-")
-                .and_then(|s| s.strip_suffix(".jsonl"))
-            else {
-                continue;
-            };
-            let Ok(day) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
+            let Some(day) = day_of(&name) else {
                 continue;
             };
             if (today - day).num_days() >= self.retention_days as i64 {
@@ -313,7 +376,12 @@ impl Journal {
 
     /// As [`Journal::write`] with an explicit day (tests of rotation).
     pub fn write_at(&mut self, rec: &Record, today: NaiveDate) {
-        let line = match serde_json::to_string(rec) {
+        let mut rec = rec.clone();
+        if let Record::Visitor { seq, .. } = &mut rec {
+            *seq = self.next_seq;
+            self.next_seq += 1;
+        }
+        let line = match serde_json::to_string(&rec) {
             Ok(l) => l + "\n",
             Err(e) => {
                 log::error!("journal: cannot encode record: {e}");
@@ -464,6 +532,7 @@ mod tests {
 
     fn visitor(mood: Mood) -> Record {
         Record::Visitor {
+            seq: 0,
             time: rfc3339(Local::now()),
             mood,
             confidence: 0.9,
@@ -558,5 +627,35 @@ mod tests {
         };
         let s = serde_json::to_string(&r).unwrap();
         assert!(s.starts_with("{\"type\":\"summary\""), "{s}");
+    }
+
+    fn seqs(dir: &Path) -> Vec<u64> {
+        let (recs, _) = read_file(&dir.join(file_name(Local::now().date_naive()))).unwrap();
+        recs.iter()
+            .filter_map(|r| match r {
+                Record::Visitor { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn visitors_are_numbered_on_across_restarts_and_never_below_the_cursor() {
+        let d = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&cfg(d.path())).unwrap();
+        j.write(&visitor(Mood::Happy));
+        j.write(&visitor(Mood::NotHappy));
+        drop(j);
+        let mut j = Journal::open(&cfg(d.path())).unwrap();
+        j.write(&visitor(Mood::Happy));
+        assert_eq!(seqs(d.path()), [1, 2, 3]);
+        drop(j);
+        // Every day file gone, the publisher's cursor at 40: numbering goes on from 41.
+        fs::remove_file(d.path().join(file_name(Local::now().date_naive()))).unwrap();
+        fs::write(d.path().join(CURSOR_FILE), "40\n").unwrap();
+        let mut j = Journal::open(&cfg(d.path())).unwrap();
+        j.write(&visitor(Mood::Happy));
+        assert_eq!(seqs(d.path()), [41]);
+        assert_eq!(last_seq(d.path()), 41);
     }
 }

@@ -23,6 +23,7 @@ pub mod journal;
 pub mod memory;
 pub mod mood;
 pub mod motion;
+pub mod mqtt;
 pub mod notify;
 pub mod photo;
 pub mod preprocess;

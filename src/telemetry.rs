@@ -45,6 +45,23 @@ pub struct LastDecision {
     pub confidence: f32,
 }
 
+/// The MQTT publisher's link to its broker (`/api/status`'s `mqtt`; absent when `[mqtt]` is off).
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokerStatus {
+    /// The broker's address (`mqtt://host:port`).
+    pub broker: String,
+    /// `connecting`, `connected`, `down` or `refused` (the broker refused the login).
+    pub state: &'static str,
+    /// The last error, or empty.
+    pub detail: String,
+    /// RFC 3339 time of the last change.
+    pub since: String,
+    /// The last visitor `seq` the broker acknowledged.
+    pub acked_seq: u64,
+    /// Visitor records in the journal the broker has not acknowledged yet.
+    pub unacked: u64,
+}
+
 /// Everything `/api/status` reports but the counters.
 #[derive(Debug, Clone, Serialize)]
 pub struct State {
@@ -64,6 +81,8 @@ pub struct State {
     pub processed_fps: f64,
     /// Frames dropped since start, by reason.
     pub frames_dropped: std::collections::BTreeMap<&'static str, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mqtt: Option<BrokerStatus>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -138,6 +157,9 @@ pub struct Telemetry {
     processed_fps: Gauge<f64, AtomicU64>,
     capture_rate: Mutex<Rate>,
     process_rate: Mutex<Rate>,
+    mqtt_connected: Gauge,
+    mqtt_unacked: Gauge,
+    mqtt_messages: Counter,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -176,6 +198,7 @@ impl Telemetry {
                 capture_fps: 0.0,
                 processed_fps: 0.0,
                 frames_dropped: Default::default(),
+                mqtt: None,
             }),
             frames: Counter::default(),
             unchanged: Counter::default(),
@@ -195,6 +218,9 @@ impl Telemetry {
             processed_fps: Gauge::default(),
             capture_rate: Mutex::default(),
             process_rate: Mutex::default(),
+            mqtt_connected: Gauge::default(),
+            mqtt_unacked: Gauge::default(),
+            mqtt_messages: Counter::default(),
             registry: Registry::default(),
         };
         // One row per metric: name (after `moodkiosk_`), field, help.
@@ -220,6 +246,9 @@ impl Telemetry {
             "frames_dropped", dropped, "Frames not analysed, by reason (corrupt, truncated, wrong_size, superseded)";
             "capture_fps", capture_fps, "Frames a second the camera delivers (smoothed)";
             "processed_fps", processed_fps, "Frames a second the pipeline analyses (smoothed)";
+            "mqtt_connected", mqtt_connected, "1 while the MQTT broker link is up ([mqtt] on)";
+            "mqtt_unacked_records", mqtt_unacked, "Journal visitor records the MQTT broker has not acknowledged yet";
+            "mqtt_messages", mqtt_messages, "Messages the MQTT broker acknowledged";
         }
         Telemetry { registry, ..t }
     }
@@ -382,6 +411,22 @@ impl Telemetry {
                 outcome: outcome.into(),
             })
             .inc();
+    }
+
+    /// The MQTT link's state (`None`: `[mqtt]` is off).
+    pub fn mqtt(&self, status: Option<BrokerStatus>) {
+        let (up, unacked) = match &status {
+            Some(s) => ((s.state == "connected") as i64, s.unacked as i64),
+            None => (0, 0),
+        };
+        self.mqtt_connected.set(up);
+        self.mqtt_unacked.set(unacked);
+        self.state().mqtt = status;
+    }
+
+    /// The MQTT broker acknowledged a message.
+    pub fn mqtt_acked(&self) {
+        self.mqtt_messages.inc();
     }
 
     /// A copy of the state.

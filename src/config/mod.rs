@@ -17,6 +17,7 @@ pub use crate::classifier::{ClassifierSettings, ModelRef};
 pub use crate::face::{DetectorKind, DetectorSettings};
 pub use crate::indicator::{IndicatorKind, IndicatorSettings};
 pub use crate::journal::{FsyncPolicy, JournalSettings};
+pub use crate::mqtt::MqttSettings;
 pub use crate::source::{PixelFormat, SourceKind, SourceSettings};
 pub use crate::tracker::SteadySettings;
 pub use crate::web::WebSettings;
@@ -42,6 +43,7 @@ pub struct Config {
     pub indicator: IndicatorSettings,
     pub journal: JournalSettings,
     pub web: WebSettings,
+    pub mqtt: MqttSettings,
 }
 
 /// `[log]`.
@@ -222,6 +224,13 @@ impl Config {
             .map_err(|e| e.within("indicator"))?;
         self.journal.validate().map_err(|e| e.within("journal"))?;
         self.web.validate().map_err(|e| e.within("web"))?;
+        self.mqtt.validate().map_err(|e| e.within("mqtt"))?;
+        if self.web.fleet && !self.mqtt.enabled {
+            return Err(Invalid::new(
+                "web.fleet",
+                "needs [mqtt] enabled = true with the site's broker (the fleet page reads every kiosk from it)",
+            ));
+        }
         Ok(())
     }
 
@@ -236,6 +245,7 @@ impl Config {
             *p = resolve(base, p);
         }
         self.journal.dir = resolve(base, &self.journal.dir);
+        self.mqtt.resolve_paths(base);
     }
 
     /// The effective configuration as TOML (every key, defaults filled in, secrets redacted).

@@ -21,6 +21,8 @@ use crate::frame::Frame;
 use crate::indicator::{self, Indicator, Status};
 use crate::journal::Journal;
 use crate::motion::MotionGate;
+use crate::mqtt::fleet::Fleet;
+use crate::mqtt::Publisher;
 use crate::notify::Notifier;
 use crate::preview::Preview;
 use crate::source::capture::{CameraEvent, Capture};
@@ -121,21 +123,32 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
     ));
     let slot = EngineSlot::new(p.analyzer.engine().clone());
     let preview = Preview::new(p.cfg.web.enabled && p.cfg.web.preview);
+    let fleet = Arc::new(Fleet::new(p.cfg.web.fleet));
     let _web = match p.cfg.web.enabled {
         true => Some(WebServer::start(
             &p.cfg.web,
             telemetry.clone(),
             slot.clone(),
             preview.clone(),
+            fleet.clone(),
         )?),
         false => None,
     };
+    let publisher = Publisher::start(
+        &p.cfg.mqtt,
+        p.cfg.web.hours(),
+        p.journal.dir(),
+        telemetry.clone(),
+        fleet.clone(),
+    );
     let capture = Capture::start(&p.cfg.source, telemetry.clone())?;
     let mut ev = Events::new(telemetry, notifier);
     // Models loaded, journal open, page listening: ready, whatever the camera does.
     ev.ready();
     log::info!("running; source {}", capture.describe());
     let mut lp = Loop::new(p, ev, slot, capture, stall, preview);
+    lp.publisher = publisher;
+    lp.fleet = fleet;
     while !signals.stop.load(Ordering::Relaxed) {
         if signals.reload.swap(false, Ordering::Relaxed) {
             lp.reload();
@@ -171,6 +184,9 @@ struct Loop {
     /// The last analysis, which the motion gate reuses for unchanged frames.
     last: Option<Analysis>,
     preview: Arc<Preview>,
+    /// Publishes the journal to the MQTT broker (`[mqtt]` on).
+    publisher: Option<Publisher>,
+    fleet: Arc<Fleet>,
 }
 
 impl Loop {
@@ -192,6 +208,8 @@ impl Loop {
             last_faces: Vec::new(),
             motion: MotionGate::new(),
             last: None,
+            publisher: None,
+            fleet: Arc::new(Fleet::new(false)),
             camera_up: false,
             capture,
             p,
@@ -347,6 +365,7 @@ impl Loop {
                 if changed.engine {
                     self.slot.publish(self.p.analyzer.engine().clone());
                 }
+                self.restart_publisher();
                 let model = self.p.analyzer.engine().classifier.name();
                 self.ev
                     .reloaded(model.display().to_string(), self.p.journal.dir().into());
@@ -356,12 +375,33 @@ impl Loop {
         }
     }
 
-    /// Stop: the last summary, journal synced, camera released, LEDs off.
+    /// A reload that changed `[mqtt]` (or the journal folder) starts a new publisher.
+    fn restart_publisher(&mut self) {
+        let (mqtt, dir) = (&self.p.cfg.mqtt, self.p.journal.dir());
+        if let Some(p) = &self.publisher {
+            if p.runs_with(mqtt, dir) {
+                return;
+            }
+        } else if !mqtt.enabled {
+            return;
+        }
+        if let Some(old) = self.publisher.take() {
+            old.stop();
+        }
+        let hours = self.p.cfg.web.hours();
+        let t = self.ev.telemetry().clone();
+        self.publisher = Publisher::start(mqtt, hours, dir, t, self.fleet.clone());
+    }
+
+    /// Stop: the last summary, journal synced, camera released, LEDs off, `offline` published.
     fn finish(mut self) {
         self.ev.stopping();
         let rec = self.visits.summary();
         self.p.journal.write(&rec);
         self.p.journal.close();
+        if let Some(p) = self.publisher.take() {
+            p.stop();
+        }
         self.capture.stop(Duration::from_secs(2));
         self.p.indicator.show_mood(None);
         self.p.indicator.all_off();

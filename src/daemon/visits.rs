@@ -100,6 +100,7 @@ impl Visits {
         }
         self.visitors_today += 1;
         Record::Visitor {
+            seq: 0,
             time: rfc3339(Local::now()),
             mood: d.mood,
             confidence: (d.confidence * 1000.0).round() / 1000.0,

@@ -37,12 +37,6 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, DayError> {
         .map_err(|_| DayError::BadDate(s.chars().take(40).collect()))
 }
 
-/// The day of a journal file name (`mood-YYYY-MM-DD.jsonl`).
-fn day_of(name: &str) -> Option<NaiveDate> {
-    let d = name.strip_prefix("mood-")?.strip_suffix(".jsonl")?;
-    NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
-}
-
 fn records(dir: &Path, day: NaiveDate) -> Result<(Vec<Record>, usize), DayError> {
     match journal::read_file(&dir.join(journal::file_name(day))) {
         Ok(r) => Ok(r),
@@ -53,16 +47,8 @@ fn records(dir: &Path, day: NaiveDate) -> Result<(Vec<Record>, usize), DayError>
 
 /// The kept days, newest first, with their totals. A missing folder holds no day.
 pub fn days(dir: &Path) -> std::io::Result<Vec<Day>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut dates: Vec<NaiveDate> = entries
-        .flatten()
-        .filter_map(|e| day_of(&e.file_name().to_string_lossy()))
-        .collect();
-    dates.sort_unstable_by(|a, b| b.cmp(a));
+    let mut dates = journal::kept_days(dir)?;
+    dates.reverse();
     let mut out = Vec::with_capacity(dates.len());
     for d in dates {
         let Ok((recs, _)) = records(dir, d) else {
@@ -125,12 +111,14 @@ pub fn day_csv(dir: &Path, date: NaiveDate) -> Result<Vec<u8>, DayError> {
         "visitors",
         "undecided",
         "camera_up_s",
+        "seq",
     ];
     let io = |e: csv::Error| DayError::Io(std::io::Error::other(e));
     w.write_record(header).map_err(io)?;
     for r in &recs {
-        let row: [String; 12] = match r {
+        let row: [String; 13] = match r {
             Record::Visitor {
+                seq,
                 time,
                 mood,
                 confidence,
@@ -149,6 +137,10 @@ pub fn day_csv(dir: &Path, date: NaiveDate) -> Result<Vec<u8>, DayError> {
                 String::new(),
                 String::new(),
                 String::new(),
+                match seq {
+                    0 => String::new(),
+                    n => n.to_string(),
+                },
             ],
             Record::Summary {
                 time,
@@ -171,6 +163,7 @@ pub fn day_csv(dir: &Path, date: NaiveDate) -> Result<Vec<u8>, DayError> {
                 visitors.to_string(),
                 undecided.to_string(),
                 format!("{camera_up_s:.1}"),
+                String::new(),
             ],
         };
         w.write_record(&row).map_err(io)?;
@@ -185,6 +178,7 @@ mod tests {
 
     fn visitor(time: &str, mood: Mood) -> String {
         serde_json::to_string(&Record::Visitor {
+            seq: 0,
             time: time.into(),
             mood,
             confidence: 0.9,
@@ -260,9 +254,9 @@ mod tests {
         assert!(lines[0].starts_with("time,type,mood,confidence,frames,face_px"));
         assert_eq!(
             lines[1],
-            "2026-11-28T12:15:00.000+00:00,visitor,happy,0.900,5,120,,,,,,"
+            "2026-11-28T12:15:00.000+00:00,visitor,happy,0.900,5,120,,,,,,,"
         );
-        assert!(lines[3].contains(",summary,") && lines[3].ends_with(",1,1,2,3,3600.0"));
+        assert!(lines[3].contains(",summary,") && lines[3].ends_with(",1,1,2,3,3600.0,"));
         assert!(matches!(
             day(d.path(), parse_date("2026-11-29").unwrap(), hours),
             Err(DayError::NotKept(_))

@@ -9,7 +9,7 @@
 
 pub mod history;
 pub mod jobs;
-mod origin;
+pub(crate) mod origin;
 mod routes;
 mod server;
 pub mod today;
@@ -27,6 +27,7 @@ use crate::config::{Invalid, Secret};
 use crate::engine::EngineSlot;
 use crate::error::{Error, Result};
 use crate::invalid;
+use crate::mqtt::fleet::Fleet;
 use crate::photo::PhotoLimits;
 use crate::preview::Preview;
 use crate::telemetry::Telemetry;
@@ -64,6 +65,7 @@ pub struct WebSettings {
     pub preview: bool,
     pub day_start: today::ClockTime,
     pub day_end: today::ClockTime,
+    pub fleet: bool,
 }
 
 impl WebSettings {
@@ -151,6 +153,7 @@ impl WebServer {
         telemetry: Arc<Telemetry>,
         engine: Arc<EngineSlot>,
         preview: Arc<Preview>,
+        fleet: Arc<Fleet>,
     ) -> Result<WebServer> {
         let bind_err = |source| Error::Listen {
             addr: cfg.bind,
@@ -159,7 +162,7 @@ impl WebServer {
         let listener = std::net::TcpListener::bind(cfg.bind).map_err(bind_err)?;
         listener.set_nonblocking(true).map_err(bind_err)?;
         let addr = listener.local_addr().map_err(bind_err)?;
-        let app = router(AppState::new(cfg, telemetry, engine, preview)?);
+        let app = router(AppState::new(cfg, telemetry, engine, preview, fleet)?);
         let max_connections = server::connection_cap(cfg.max_connections as usize);
         let header_timeout = Duration::from_secs(cfg.header_timeout_s);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -249,7 +252,8 @@ mod tests {
             classifier: Classifier::load(&ModelRef::Builtin).unwrap(),
             detector: cfg.detector.clone(),
         }));
-        let state = AppState::new(&cfg.web, telemetry, engine, Preview::new(false)).unwrap();
+        let fleet = Arc::new(Fleet::new(false));
+        let state = AppState::new(&cfg.web, telemetry, engine, Preview::new(false), fleet).unwrap();
         (router(state), dir)
     }
 

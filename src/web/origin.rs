@@ -17,7 +17,8 @@ pub struct AllowedHosts {
     any_ip: bool,
 }
 
-fn machine_name() -> Option<String> {
+/// The machine's host name, lower case.
+pub(crate) fn machine_name() -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };

@@ -22,6 +22,7 @@ use super::origin::{self, AllowedHosts, Refusal};
 use super::{today, WebSettings};
 use crate::engine::EngineSlot;
 use crate::error::Result;
+use crate::mqtt::fleet::Fleet;
 use crate::photo::PhotoError;
 use crate::preview::Preview;
 use crate::telemetry::Telemetry;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub cfg: Arc<WebSettings>,
     pub preview: Arc<Preview>,
     pub hosts: Arc<AllowedHosts>,
+    pub fleet: Arc<Fleet>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
         telemetry: Arc<Telemetry>,
         engine: Arc<EngineSlot>,
         preview: Arc<Preview>,
+        fleet: Arc<Fleet>,
     ) -> Result<AppState> {
         let workers = Workers::start(
             cfg.max_concurrent as usize,
@@ -56,6 +59,7 @@ impl AppState {
             cfg: Arc::new(cfg.clone()),
             preview,
             hosts: Arc::new(AllowedHosts::new(cfg)),
+            fleet,
         })
     }
 }
@@ -102,6 +106,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("assets/dashboard.js"),
     ),
+    (
+        "fleet.html",
+        "text/html; charset=utf-8",
+        include_str!("assets/fleet.html"),
+    ),
+    (
+        "fleet.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/fleet.js"),
+    ),
 ];
 
 const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; \
@@ -119,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/days", get(days_handler))
         .route("/api/day", get(day_handler))
         .route("/api/day.csv", get(day_csv_handler))
+        .route("/api/fleet", get(fleet_handler))
         .route("/metrics", get(metrics))
         .route("/preview.mjpg", get(preview_stream))
         .route("/api/preview", get(preview_info))
@@ -130,6 +145,7 @@ pub fn router(state: AppState) -> Router {
             get(|| async { asset_response("dashboard.html") }),
         )
         .route("/preview", get(preview_page))
+        .route("/fleet", get(|| async { asset_response("fleet.html") }))
         .route("/assets/{file}", get(asset))
         .route("/healthz", get(healthz))
         .merge(api)
@@ -144,6 +160,11 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), admit))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
+}
+
+/// `GET /api/fleet`: every kiosk on the broker (`web.fleet`).
+async fn fleet_handler(State(s): State<AppState>) -> Response {
+    Json(s.fleet.view()).into_response()
 }
 
 /// A JSON error response.
@@ -490,6 +511,7 @@ async fn status(State(s): State<AppState>) -> Response {
         "processed_fps": st.processed_fps,
         "frames_dropped": st.frames_dropped,
         "journal": {"dir": st.journal_dir, "backlog": st.journal_backlog},
+        "mqtt": st.mqtt,
         "limits": {
             "max_upload_mb": s.cfg.max_upload_mb,
             "max_megapixels": s.cfg.max_megapixels,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Local, NaiveTime, Timelike};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::journal::{self, Record};
 use crate::mood::Mood;
@@ -63,7 +63,7 @@ const BUCKETS_S: &[u32] = &[60, 300, 900, 1800, 3600, 7200];
 pub const MAX_BARS: u32 = 48;
 
 /// One bar of the chart.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bar {
     /// Local start time, `HH:MM`.
     pub start: String,
@@ -181,6 +181,7 @@ mod tests {
 
     fn visit(t: DateTime<Local>, mood: Mood) -> Record {
         Record::Visitor {
+            seq: 0,
             time: journal::rfc3339(t),
             mood,
             confidence: 0.9,

@@ -5,6 +5,8 @@
 //! `#[ignore = "needs ..."]`, and scripts/test.sh runs them with `--include-ignored`.
 #![allow(dead_code)]
 
+pub mod broker;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

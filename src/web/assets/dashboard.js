@@ -2,53 +2,8 @@
 // kept day from the day picker), the week's visitors per day, the day's CSV, and the kiosk's
 // state. Refreshes every 5 seconds.
 "use strict";
-const $ = (id) => document.getElementById(id);
-const SVG = "http://www.w3.org/2000/svg";
-
-function svg(tag, attrs, parent) {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (parent) parent.appendChild(e);
-  return e;
-}
-
-// The y axis (0 and the tallest bar) and one stacked happy / not-happy bar with its tooltip.
-function yAxis(chart, y, most, left, W) {
-  for (const n of [0, most]) {
-    svg("line", { x1: left, x2: W, y1: y(n), y2: y(n), class: "grid" }, chart);
-    svg("text", { x: left - 6, y: y(n) + 4, "text-anchor": "end", class: "axis" }, chart).textContent = n;
-  }
-}
-
-function stackedBar(chart, y, x, bw, happy, notHappy, label) {
-  const g = svg("g", { class: "bar" }, chart);
-  svg("rect", { x, y: y(happy), width: bw, height: y(0) - y(happy), class: "happy" }, g);
-  svg("rect", { x, y: y(happy + notHappy), width: bw, height: y(happy) - y(happy + notHappy), class: "not_happy" }, g);
-  svg("title", {}, g).textContent = `${label}: ${happy} happy, ${notHappy} not happy`;
-}
-
 function drawChart(t) {
-  const chart = $("chart");
-  chart.replaceChildren();
-  const W = 800, H = 240, left = 32, bottom = 22, top = 8;
-  const bars = t.bars;
-  if (t.visitors === 0) {
-    svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" }, chart).textContent = selected() ? "No visitors that day" : "No visitors yet today";
-    return;
-  }
-  const most = Math.max(1, ...bars.map((b) => b.happy + b.not_happy));
-  const step = (W - left) / bars.length;
-  const bw = Math.max(1, Math.min(step * 0.8, 48));
-  const y = (n) => H - bottom - (n / most) * (H - bottom - top);
-  yAxis(chart, y, most, left, W);
-  const every = Math.ceil(bars.length / 12);
-  bars.forEach((b, i) => {
-    const x = left + i * step + (step - bw) / 2;
-    stackedBar(chart, y, x, bw, b.happy, b.not_happy, b.start);
-    if (i % every === 0) {
-      svg("text", { x: x + bw / 2, y: H - 6, "text-anchor": "middle", class: "axis" }, chart).textContent = b.start;
-    }
-  });
+  dayChart($("chart"), t, 240, selected() ? "No visitors that day" : "No visitors yet today", { title: "visitors" });
 }
 
 let days = []; // from /api/days, newest first
@@ -71,8 +26,8 @@ async function loadDays() {
 // One stacked bar per calendar day for the 7 days ending at the shown day.
 function drawWeek(end) {
   const chart = $("week");
-  chart.replaceChildren();
-  const W = 800, H = 200, left = 32, bottom = 22, top = 8;
+  const H = 200, left = 44, bottom = 22, top = 8;
+  const W = canvas(chart, H);
   const byDate = Object.fromEntries(days.map((d) => [d.date, d]));
   const week = [];
   for (let i = 6; i >= 0; i--) {
@@ -81,9 +36,10 @@ function drawWeek(end) {
     const date = t.toISOString().slice(0, 10);
     week.push(byDate[date] || { date, happy: 0, not_happy: 0, visitors: 0 });
   }
+  const ys = (f) => H - bottom - f * (H - bottom - top);
   const most = Math.max(1, ...week.map((d) => d.happy + d.not_happy));
-  const y = (n) => H - bottom - (n / most) * (H - bottom - top);
-  yAxis(chart, y, most, left, W);
+  const scale = yAxis(chart, ys, most, left, W, "visitors");
+  const y = (n) => ys(n / scale);
   const step = (W - left) / 7, bw = step * 0.6;
   week.forEach((d, i) => {
     const x = left + i * step + (step - bw) / 2;
@@ -108,9 +64,12 @@ async function downloadCsv() {
   URL.revokeObjectURL(a.href);
 }
 
-function duration(s) {
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min` : `${s} s`;
+// The camera in words: what it does, since when, and the error when it is down.
+function cameraText(c) {
+  const at = `${c.since.slice(11, 16)}, ${since(c.since)} ago`;
+  if (c.state === "up") return [`Working since ${at}`, c.detail];
+  if (c.state === "starting") return [`Starting (since ${at})`, c.detail];
+  return [`Not working since ${at}`, `Problem: ${c.detail}. The kiosk keeps retrying; the status LED blinks meanwhile.`];
 }
 
 async function refresh() {
@@ -134,15 +93,19 @@ async function refresh() {
   drawWeek(d.date);
   if (s && s.ok) {
     const st = s.body;
-    $("camera").textContent = st.camera.state;
+    const [cam, camDetail] = cameraText(st.camera);
+    $("camera").textContent = cam;
     $("camera").className = "state-" + st.camera.state;
-    $("camera-detail").textContent = st.camera.detail;
+    $("camera-detail").textContent = camDetail;
     if (st.leds) {
       $("led-happy").classList.toggle("on", st.leds.happy);
       $("led-not_happy").classList.toggle("on", st.leds.not_happy);
       $("led-status").classList.toggle("on", st.leds.status === "steady");
       $("led-status").classList.toggle("blink", st.leds.status === "blinking");
-      $("leds-detail").textContent = `${st.leds.backend} backend; status ${st.leds.status}`;
+      $("led-happy-text").textContent = st.leds.happy ? "happy: on" : "happy: off";
+      $("led-not_happy-text").textContent = st.leds.not_happy ? "not happy: on" : "not happy: off";
+      $("led-status-text").textContent = "status: " + { steady: "steady (camera working)", blinking: "blinking (camera problem)", flashing: "flashing (someone watches the preview)" }[st.leds.status];
+      $("leds-detail").textContent = `${st.leds.backend} LEDs`;
     }
     $("last").textContent = st.last_decision
       ? `${MOOD_TEXT[st.last_decision.mood]} (${pct(st.last_decision.confidence)}) at ${st.last_decision.time.slice(11, 19)}`

@@ -1,0 +1,296 @@
+//! MQTT against a real broker: the tests start their own Mosquitto on a free loopback port and
+//! subscribe with a real client (`mosquitto_sub`). The kiosk replays the sample photo (one happy
+//! visitor about every second).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::broker::{Message, Mosquitto, Subscriber};
+use common::*;
+
+fn kiosk_config(d: &Path, broker: &Mosquitto, mqtt_extra: &str) -> std::path::PathBuf {
+    let cfg = astronaut_config(d, "bind = \"127.0.0.1:0\"\n");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "\n[mqtt]\nenabled = true\nbroker = {:?}\nkiosk_id = \"hall-1\"\n{mqtt_extra}\n",
+        broker.url()
+    ));
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+fn visitor_seqs(msgs: &[Message]) -> Vec<u64> {
+    msgs.iter()
+        .map(|m| m.json()["seq"].as_u64().unwrap())
+        .collect()
+}
+
+fn mqtt_state(k: &Kiosk) -> String {
+    k.status()["mqtt"]["state"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn metrics(k: &Kiosk) -> String {
+    ureq::get(format!("{}/metrics", k.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
+fn publish(broker: &Mosquitto, topic: &str, payload: &str, retain: bool) {
+    let mut c = Command::new(common::broker::tool("mosquitto_pub"));
+    c.args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1"])
+        .args(["-t", topic, "-m", payload]);
+    if retain {
+        c.arg("-r");
+    }
+    assert!(c.status().expect("mosquitto_pub runs").success());
+}
+
+/// Availability, discovery, one `visitor` per journal record, retained `today`/`summary`/
+/// `state`; a 10 s broker outage loses nothing (every seq arrives, in order, no gap); SIGTERM
+/// publishes `offline`; Home Assistant's birth message brings the discovery config again.
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/deps.sh --test); scripts/test.sh runs it"]
+fn every_visitor_reaches_the_broker_through_an_outage() {
+    let d = tempfile::tempdir().unwrap();
+    let mut broker = Mosquitto::start(&d.path().join("broker"));
+    let sub = Subscriber::start(
+        &broker,
+        "watcher",
+        &["moodkiosk/#", "homeassistant/#"],
+        &d.path().join("sub.txt"),
+    );
+    let cfg = kiosk_config(d.path(), &broker, "");
+    let mut k = Kiosk::start(&cfg, d.path());
+    let patience = if emulated() { 600 } else { 60 };
+    assert!(
+        wait_for(patience, || {
+            sub.on("moodkiosk/hall-1/visitor").len() >= 3
+                && !sub.on("moodkiosk/hall-1/today").is_empty()
+                && !sub.on("moodkiosk/hall-1/state").is_empty()
+        }),
+        "no visitors on the broker:\n{}\n{:?}",
+        k.log_text(),
+        sub.messages()
+    );
+    let avail = sub.on("moodkiosk/hall-1/availability");
+    assert_eq!(avail[0].payload, "online");
+    // Home Assistant's device discovery: the keys it requires.
+    let config = sub.on("homeassistant/device/moodkiosk_hall-1/config");
+    let c = config.last().expect("a discovery config").json();
+    assert_eq!(c["dev"]["ids"][0], "moodkiosk_hall-1");
+    assert_eq!(c["o"]["name"], "moodkiosk");
+    assert_eq!(c["availability_topic"], "moodkiosk/hall-1/availability");
+    let cmps = c["cmps"].as_object().unwrap();
+    for key in [
+        "visitors_today",
+        "happy_today",
+        "not_happy_today",
+        "happy_share",
+        "camera",
+        "last_mood",
+    ] {
+        let s = &cmps[key];
+        assert_eq!(s["p"], "sensor", "{key}");
+        assert!(s["unique_id"].as_str().unwrap().contains("hall-1"), "{key}");
+        let topic = s["state_topic"].as_str().unwrap();
+        assert!(topic == "moodkiosk/hall-1/today" || topic == "moodkiosk/hall-1/state");
+    }
+    let state = sub.on("moodkiosk/hall-1/state").last().unwrap().json();
+    assert_eq!(state["camera"], "up");
+    assert!(state["version"].is_string() && state["model"].is_string());
+    assert!(state.get("image").is_none());
+    assert_eq!(mqtt_state(&k), "connected");
+    assert!(metrics(&k).contains("moodkiosk_mqtt_connected 1\n"));
+
+    // Home Assistant restarts: it asks for discovery again by its birth message.
+    let configs = config.len();
+    publish(&broker, "homeassistant/status", "online", false);
+    assert!(
+        wait_for(20, || sub
+            .on("homeassistant/device/moodkiosk_hall-1/config")
+            .len()
+            > configs),
+        "discovery was not sent again after homeassistant/status online"
+    );
+
+    // The broker goes away for about 10 s while visitors keep being decided.
+    let journal_dir = d.path().join("journal");
+    let count = || of_type(&journal(&journal_dir).0, "visitor").len();
+    broker.stop();
+    let down_at = Instant::now();
+    let before = count();
+    assert!(
+        wait_for(20, || mqtt_state(&k) == "down"),
+        "{}",
+        k.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(down_at.elapsed()));
+    assert!(
+        count() > before,
+        "visitors are decided while the broker is away"
+    );
+    assert!(k.status()["mqtt"]["unacked"].as_u64().unwrap() > 0);
+    broker.restart();
+    assert!(
+        wait_for(90, || mqtt_state(&k) == "connected"
+            && k.status()["mqtt"]["unacked"].as_u64() == Some(0)),
+        "did not catch up: {}\n{}",
+        k.status()["mqtt"],
+        k.log_text()
+    );
+    signal(&k.child, SIGTERM);
+    assert!(wait_exit(&mut k.child, 30).expect("exits").success());
+    assert!(
+        wait_for(20, || sub
+            .on("moodkiosk/hall-1/availability")
+            .last()
+            .is_some_and(|m| m.payload == "offline")),
+        "no offline at stop: {:?}",
+        sub.on("moodkiosk/hall-1/availability")
+    );
+    let log = k.log_text();
+    assert_eq!(log.matches("MQTT: connected to").count(), 2, "{log}");
+
+    // Every journal visitor record arrived at least once, first in order, with no gap.
+    let records = of_type(&journal(&journal_dir).0, "visitor")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    let msgs = sub.on("moodkiosk/hall-1/visitor");
+    let mut first_seen = Vec::new();
+    for s in visitor_seqs(&msgs) {
+        if !first_seen.contains(&s) {
+            first_seen.push(s);
+        }
+    }
+    let n = records.len() as u64;
+    assert_eq!(first_seen, (1..=n).collect::<Vec<_>>(), "journal holds {n}");
+    for m in &msgs {
+        let v = m.json();
+        let r = &records[v["seq"].as_u64().unwrap() as usize - 1];
+        assert_eq!(&v, r, "the message is the journal's record");
+        assert!(!m.retained);
+    }
+
+    // What a newcomer finds retained.
+    drop(sub);
+    let late = Subscriber::start(
+        &broker,
+        "late",
+        &["moodkiosk/#"],
+        &d.path().join("late.txt"),
+    );
+    assert!(
+        wait_for(20, || late.messages().len() >= 4),
+        "{:?}",
+        late.messages()
+    );
+    let retained = |leaf: &str| {
+        late.on(&format!("moodkiosk/hall-1/{leaf}"))
+            .into_iter()
+            .find(|m| m.retained)
+            .unwrap_or_else(|| panic!("no retained {leaf}: {:?}", late.messages()))
+    };
+    assert_eq!(retained("availability").payload, "offline");
+    let today = retained("today").json();
+    assert_eq!(today["visitors"].as_u64(), Some(n), "{today}");
+    assert_eq!(today["happy"].as_u64(), Some(n), "the astronaut smiles");
+    assert_eq!(today["happy_share"].as_f64(), Some(100.0));
+    assert!(!today["bars"].as_array().unwrap().is_empty());
+    assert_eq!(retained("summary").json()["type"], "summary");
+    assert_eq!(retained("state").json()["camera"], "up");
+    assert!(
+        late.on("moodkiosk/hall-1/visitor").is_empty(),
+        "visitors are not retained"
+    );
+}
+
+/// A broker that refuses the login: one clear line, the state in /api/status, the daemon keeps
+/// running and journaling; the password appears nowhere.
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/deps.sh --test); scripts/test.sh runs it"]
+fn a_refused_login_is_one_clear_line_and_the_kiosk_keeps_running() {
+    let d = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::with_users(
+        &d.path().join("broker"),
+        &[("kiosk", "right-horse-battery")],
+    );
+    let pw = d.path().join("mqtt-password");
+    std::fs::write(&pw, "wrong-staple-7\n").unwrap();
+    let cfg = kiosk_config(
+        d.path(),
+        &broker,
+        &format!(
+            "username = \"kiosk\"\npassword_file = {:?}\n",
+            pw.display().to_string()
+        ),
+    );
+    let mut k = Kiosk::start(&cfg, d.path());
+    assert!(
+        wait_for(30, || mqtt_state(&k) == "refused"),
+        "{}",
+        k.log_text()
+    );
+    // Three more attempts at least (1 + 2 + 4 s).
+    std::thread::sleep(Duration::from_secs(8));
+    let log = k.log_text();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("refused the login"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("mqtt.username") && lines[0].contains("mqtt.password_file"));
+    assert!(k.alive());
+    let status = k.status();
+    assert!(status["mqtt"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("refused the login"));
+    assert!(!log.contains("wrong-staple") && !status.to_string().contains("wrong-staple"));
+    assert!(
+        wait_for(60, || !of_type(
+            &journal(&d.path().join("journal")).0,
+            "visitor"
+        )
+        .is_empty()),
+        "the kiosk keeps deciding visitors"
+    );
+    assert!(metrics(&k).contains("moodkiosk_mqtt_connected 0\n"));
+}
+
+/// `discovery = false` removes a device an earlier run announced (an empty retained config).
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/deps.sh --test); scripts/test.sh runs it"]
+fn discovery_off_removes_the_device() {
+    let d = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(&d.path().join("broker"));
+    let topic = "homeassistant/device/moodkiosk_hall-1/config";
+    publish(&broker, topic, "{\"dev\":{}}", true);
+    let sub = Subscriber::start(
+        &broker,
+        "ha",
+        &["homeassistant/#"],
+        &d.path().join("sub.txt"),
+    );
+    assert!(wait_for(10, || !sub.on(topic).is_empty()));
+    let cfg = kiosk_config(d.path(), &broker, "discovery = false\n");
+    let k = Kiosk::start(&cfg, d.path());
+    assert!(
+        wait_for(60, || sub
+            .on(topic)
+            .last()
+            .is_some_and(|m| m.payload.is_empty())),
+        "{:?}\n{}",
+        sub.on(topic),
+        k.log_text()
+    );
+}
