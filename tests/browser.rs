@@ -169,7 +169,36 @@ async fn upload_page_and_dashboard_in_chromium() {
         .text()
         .await
         .unwrap();
-    assert_eq!(camera, "up");
+    assert!(camera.starts_with("Working since "), "{camera}");
+    let leds = c
+        .find(Locator::Id("leds"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        leds.contains("status: steady (camera working)"),
+        "LED labels in words: {leds}"
+    );
+    // The y axis has round ticks and its title.
+    let axis = c
+        .execute(
+            "return [...document.querySelectorAll('#chart text.axis')].map((t) => t.textContent);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let axis: Vec<&str> = axis
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        axis.contains(&"0") && axis.contains(&"visitors"),
+        "{axis:?}"
+    );
     std::fs::write(shots().join("dashboard.png"), c.screenshot().await.unwrap()).unwrap();
 
     // History: yesterday in the day picker; picking it shows its totals and happy share, and
@@ -214,9 +243,27 @@ async fn upload_page_and_dashboard_in_chromium() {
         (390, 844, "history-390.png"),
     ] {
         c.set_window_size(w, h).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Redrawn at the new width by the next refresh (every 5 s).
+        tokio::time::sleep(Duration::from_millis(5500)).await;
         std::fs::write(shots().join(name), c.screenshot().await.unwrap()).unwrap();
     }
+    // On the phone the charts are drawn in its pixels: text keeps its shape (the SVG's
+    // coordinate width is the element's width).
+    let fit = c
+        .execute(
+            "document.getElementById('chart').scrollIntoView();\
+             const s = document.getElementById('chart');\
+             return [s.viewBox.baseVal.width, Math.round(s.getBoundingClientRect().width)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fit[0].as_f64().map(|w| w.round()), fit[1].as_f64(), "{fit}");
+    std::fs::write(
+        shots().join("history-390-chart.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
 
     // Setup preview: the live view shows frames (the <img> decodes the MJPEG stream) and the
     // page describes the face found.
@@ -251,6 +298,120 @@ async fn upload_page_and_dashboard_in_chromium() {
         .unwrap();
     assert!(banner.contains("Live camera preview"), "{banner}");
     std::fs::write(shots().join("preview.png"), c.screenshot().await.unwrap()).unwrap();
+    eprintln!("screenshots in {}", shots().display());
+    c.close().await.unwrap();
+}
+
+/// The fleet page over two kiosks on one broker (the tests' own Mosquitto): behind a token,
+/// which the page's form asks for once and keeps in a cookie; both kiosks with their totals,
+/// a chart each and the fleet's totals; a kiosk that stops shows as offline. Screenshots at
+/// 1280 and 390 px.
+#[ignore = "needs Chromium, ChromeDriver and Mosquitto (scripts/deps.sh --test); scripts/test.sh runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_page_shows_every_kiosk_behind_the_token_form() {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        unavailable("Chromium and ChromeDriver are needed: scripts/deps.sh --test installs them");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let broker = common::broker::Mosquitto::start(&d.path().join("broker"));
+    let token = "fleet-token-0123456789";
+    let kiosk = |name: &str, web: &str| {
+        let dir = d.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = astronaut_config(&dir, web);
+        let mut text = std::fs::read_to_string(&cfg).unwrap();
+        text.push_str(&format!(
+            "\n[mqtt]\nenabled = true\nbroker = {:?}\nkiosk_id = {name:?}\n",
+            broker.url()
+        ));
+        std::fs::write(&cfg, text).unwrap();
+        Kiosk::start(&cfg, &dir)
+    };
+    let viewer = kiosk(
+        "hall-a",
+        &format!("bind = \"127.0.0.1:0\"\ntoken = \"{token}\"\nfleet = true\n"),
+    );
+    let mut other = kiosk("hall-b", "bind = \"127.0.0.1:0\"\n");
+    let (_driver, c) = browser(&d.path().join("profile")).await;
+    let wait = |secs| c.wait().at_most(Duration::from_secs(secs));
+
+    c.goto(&format!("{}/fleet", viewer.url)).await.unwrap();
+    let input = wait(30)
+        .for_element(Locator::Css("#token-form input"))
+        .await
+        .expect("the page asks for the token");
+    input.send_keys(token).await.unwrap();
+    c.find(Locator::Css("#token-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut seen = serde_json::Value::Null;
+    for _ in 0..120 {
+        seen = c
+            .execute(
+                "return [document.getElementById('online').textContent,\
+                 [...document.querySelectorAll('.kiosk')].map((k) => k.dataset.kiosk),\
+                 document.querySelectorAll('.kiosk svg rect.happy').length > 0 &&\
+                 [...document.querySelectorAll('.kiosk')].every((k) => k.querySelector('rect.happy')),\
+                 document.getElementById('visitors').textContent, !!document.getElementById('token-form')];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if seen[0] == "2 of 2" && seen[2] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(seen[0], "2 of 2", "{seen}");
+    assert_eq!(seen[1], serde_json::json!(["hall-a", "hall-b"]), "{seen}");
+    assert_eq!(seen[2], true, "a chart with visitors per kiosk: {seen}");
+    assert!(
+        seen[3].as_str().unwrap().parse::<u32>().unwrap() >= 2,
+        "{seen}"
+    );
+    assert_eq!(seen[4], false, "signed in: no form");
+    // The cookie is not readable by the page.
+    let cookie = c.execute("return document.cookie;", vec![]).await.unwrap();
+    assert_eq!(cookie, "", "HttpOnly");
+    for (w, h, name) in [(1280, 1000, "fleet-1280.png"), (390, 844, "fleet-390.png")] {
+        c.set_window_size(w, h).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5500)).await;
+        std::fs::write(shots().join(name), c.screenshot().await.unwrap()).unwrap();
+    }
+    c.execute(
+        "document.getElementById('kiosks').scrollIntoView();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    std::fs::write(
+        shots().join("fleet-390-kiosks.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // hall-b stops: offline on the page.
+    signal(&other.child, SIGTERM);
+    assert!(wait_exit(&mut other.child, 30).is_some());
+    let mut badge = serde_json::Value::Null;
+    for _ in 0..40 {
+        badge = c
+            .execute(
+                "const k = document.querySelector('.kiosk[data-kiosk=\"hall-b\"] .badge');\
+                 return [k && k.textContent, document.getElementById('online').textContent];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if badge[0] == "offline" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(badge, serde_json::json!(["offline", "1 of 2"]), "{badge}");
     eprintln!("screenshots in {}", shots().display());
     c.close().await.unwrap();
 }

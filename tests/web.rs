@@ -350,6 +350,49 @@ fn off_loopback_the_api_needs_the_token() {
         (401, Some("token_required")),
         "{v}"
     );
+    // The page's token form: the right token comes back as an HttpOnly, SameSite=Strict
+    // cookie that then opens the API; a wrong one is 403; another site's page is refused.
+    let session = |token: &str, origin: &str| {
+        let mut r = agent()
+            .post(u("/api/session"))
+            .header("Origin", origin)
+            .header("Content-Type", "application/json")
+            .send(format!("{{\"token\":\"{token}\"}}"))
+            .unwrap();
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_string());
+        (
+            r.status().as_u16(),
+            cookie,
+            r.body_mut().read_to_string().unwrap(),
+        )
+    };
+    assert_eq!(session("wrong-token-000000000", &k.url).0, 403);
+    assert_eq!(session(token, "http://evil.example").0, 403, "cross-origin");
+    let (s, cookie, body) = session(token, &k.url);
+    assert_eq!(s, 200, "{body}");
+    let cookie = cookie.expect("a session cookie");
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    assert!(
+        !cookie.contains(token),
+        "the cookie does not show the token as typed: {cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let with_cookie = |c: &str| {
+        let mut r = agent()
+            .get(u("/api/status"))
+            .header("Cookie", c)
+            .call()
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    assert_eq!(with_cookie(&pair).0, 200);
+    let (s, body) = with_cookie("moodkiosk_token=00ff");
+    assert!(s == 401 && body.contains("no longer"), "{s} {body}");
     // Health and the static pages need no token; they hold no data.
     assert_eq!(get(&u("/healthz"), None).0, 200);
     let (s, page) = get(&u("/"), None);

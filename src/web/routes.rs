@@ -148,6 +148,12 @@ pub fn router(state: AppState) -> Router {
         .route("/fleet", get(|| async { asset_response("fleet.html") }))
         .route("/assets/{file}", get(asset))
         .route("/healthz", get(healthz))
+        .route(
+            "/api/session",
+            post(session)
+                .delete(end_session)
+                .layer(DefaultBodyLimit::max(4096)),
+        )
         .merge(api)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such page") })
         .method_not_allowed_fallback(|| async {
@@ -259,7 +265,35 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// With `web.token` set, API calls carry it as `Authorization: Bearer <token>` or `?token=`.
+/// The cookie the page's token form sets (`POST /api/session`).
+const SESSION_COOKIE: &str = "moodkiosk_token";
+/// How long the browser keeps it (30 days).
+const SESSION_MAX_AGE_S: u32 = 30 * 86_400;
+
+/// The cookie's value for a token: its bytes in hex (a token may hold `;` or `,`).
+fn cookie_value(token: &str) -> String {
+    token.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The session cookie's value in a request, if any.
+fn session_cookie(h: &HeaderMap) -> Option<String> {
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+        .map(str::to_string)
+}
+
+fn token_required(msg: &str) -> Response {
+    let mut r = error(StatusCode::UNAUTHORIZED, "token_required", msg);
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+/// With `web.token` set, API calls carry it as `Authorization: Bearer <token>`, `?token=`, or
+/// the page's session cookie (set by its token form).
 async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let Some(token) = s.cfg.token.expose() else {
         return next.run(req).await;
@@ -273,20 +307,59 @@ async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> R
     let from_query = Query::<HashMap<String, String>>::try_from_uri(req.uri())
         .ok()
         .and_then(|q| q.0.get("token").cloned());
-    match from_header.or(from_query) {
-        Some(t) if same(t.as_bytes(), token.as_bytes()) => next.run(req).await,
-        Some(_) => error(StatusCode::FORBIDDEN, "bad_token", "wrong access token"),
-        None => {
-            let mut r = error(
-                StatusCode::UNAUTHORIZED,
-                "token_required",
-                "this kiosk needs its access token (web.token): send `Authorization: Bearer <token>` or open the page as /?token=<token>",
+    match (from_header.or(from_query), session_cookie(req.headers())) {
+        (Some(t), _) if same(t.as_bytes(), token.as_bytes()) => next.run(req).await,
+        (Some(_), _) => error(StatusCode::FORBIDDEN, "bad_token", "wrong access token"),
+        (None, Some(c)) if same(c.as_bytes(), cookie_value(token).as_bytes()) => {
+            next.run(req).await
+        }
+        (None, Some(_)) => token_required(
+            "the access token this browser saved is no longer this kiosk's (web.token changed): enter the new one",
+        ),
+        (None, None) => token_required(
+            "this kiosk needs its access token (web.token): enter it on the page, or send `Authorization: Bearer <token>`",
+        ),
+    }
+}
+
+/// `POST /api/session` `{"token": "..."}`: the page's token form. The right token is kept in a
+/// cookie (`HttpOnly`: page scripts cannot read it; `SameSite=Strict`: other sites' pages
+/// cannot use it); a wrong one is 403. `DELETE` forgets it.
+async fn session(State(s): State<AppState>, body: Bytes) -> Response {
+    let given = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["token"].as_str().map(str::to_string));
+    let Some(given) = given else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "send {\"token\": \"...\"} as JSON",
+        );
+    };
+    match s.cfg.token.expose() {
+        Some(t) if same(given.trim().as_bytes(), t.as_bytes()) => {
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; Path=/; Max-Age={SESSION_MAX_AGE_S}; HttpOnly; SameSite=Strict",
+                cookie_value(t)
             );
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            let mut r = Json(json!({"ok": true})).into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
             r
         }
+        Some(_) => error(StatusCode::FORBIDDEN, "bad_token", "wrong access token"),
+        None => Json(json!({"ok": true, "note": "this kiosk has no token"})).into_response(),
     }
+}
+
+async fn end_session() -> Response {
+    let mut r = Json(json!({"ok": true})).into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("moodkiosk_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
+    );
+    r
 }
 
 fn asset_response(name: &str) -> Response {

@@ -1,16 +1,62 @@
-// Shared by the pages: API calls carry the access token when the kiosk has one
-// (open the page once as /?token=... and it is kept for this browser tab).
+// Shared by the pages. API calls go with the browser's session cookie: when the kiosk has an
+// access token (web.token) and a call answers 401, a small form asks for it once and the kiosk
+// keeps it in a cookie (HttpOnly: scripts cannot read it; SameSite=Strict: other sites cannot
+// use it). A link with ?token=... signs in the same way and the token leaves the address bar.
 "use strict";
-const TOKEN = (() => {
-  const q = new URLSearchParams(location.search).get("token");
-  if (q) sessionStorage.setItem("moodkiosk-token", q);
-  return q || sessionStorage.getItem("moodkiosk-token");
+const SESSION = (async () => {
+  const q = new URLSearchParams(location.search);
+  const token = q.get("token");
+  if (!token) return;
+  q.delete("token");
+  history.replaceState(null, "", location.pathname + (q.toString() ? "?" + q : ""));
+  await signIn(token);
 })();
 
-function api(path, opts = {}) {
-  const headers = Object.assign({}, opts.headers || {});
-  if (TOKEN) headers.Authorization = "Bearer " + TOKEN;
-  return fetch(path, Object.assign({}, opts, { headers }));
+function signIn(token) {
+  return fetch("/api/session", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ token }),
+  });
+}
+
+function askToken(message) {
+  if (document.getElementById("token-form")) return;
+  const f = document.createElement("form");
+  f.id = "token-form";
+  const label = document.createElement("label");
+  label.htmlFor = "token-input";
+  label.textContent = message || "This kiosk needs its access token (web.token in its config).";
+  const input = document.createElement("input");
+  input.id = "token-input";
+  input.type = "password";
+  input.autocomplete = "current-password";
+  input.required = true;
+  const go = document.createElement("button");
+  go.type = "submit";
+  go.className = "button";
+  go.textContent = "Open";
+  const err = document.createElement("p");
+  err.className = "error";
+  err.setAttribute("role", "alert");
+  f.append(label, document.createElement("br"), input, " ", go, err);
+  document.querySelector("main").prepend(f);
+  f.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const r = await signIn(input.value);
+    if (r.ok) location.reload();
+    else err.textContent = r.status === 403 ? "That is not this kiosk's token." : `Not accepted (HTTP ${r.status}).`;
+  });
+}
+
+async function api(path, opts = {}) {
+  await SESSION;
+  const r = await fetch(path, Object.assign({ credentials: "same-origin" }, opts));
+  if (r.status === 401) {
+    const body = await r.clone().json().catch(() => ({}));
+    askToken(body.error && body.error.includes("no longer") ? "The saved token is no longer this kiosk's: enter the new one." : undefined);
+  }
+  return r;
 }
 
 async function apiJson(path, opts) {

@@ -17,7 +17,13 @@ function kioskCard(k) {
   const h = el("h2");
   h.append(el("span", "", k.id), el("span", "badge " + k.availability, k.availability));
   card.appendChild(h);
-  const when = k.since ? `since ${k.since.slice(11, 16)} (${since(k.since)})` : k.availability === "online" && k.state ? `up since ${k.state.started.slice(0, 16).replace("T", " ")}` : "";
+  // Since when: seen by this page, else (already so when it subscribed) the kiosk's start or
+  // its last message.
+  const when = k.since
+    ? `${k.availability} since ${k.since.slice(11, 16)} (${since(k.since)} ago)`
+    : k.availability === "online" && k.state
+      ? `running since ${k.state.started.slice(0, 16).replace("T", " ")}`
+      : k.heard ? `last heard ${k.heard.slice(11, 16)} (${since(k.heard)} ago)` : "";
   card.appendChild(el("p", "hint", when));
   const t = k.today && k.today.date === today() ? k.today : null;
   const line = t

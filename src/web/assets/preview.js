@@ -1,8 +1,8 @@
-// The setup preview: the MJPEG stream in an <img> (the token, when the kiosk has one, goes in
-// the query: an <img> cannot send headers) and the latest frame's faces, sizes and rates.
+// The setup preview: the MJPEG stream in an <img> (with the session cookie, when the kiosk has
+// a token) and the latest frame's faces, sizes and rates.
 "use strict";
 const view = document.getElementById("view");
-view.src = "/preview.mjpg" + (TOKEN ? "?token=" + encodeURIComponent(TOKEN) : "");
+SESSION.then(() => { view.src = "/preview.mjpg"; });
 
 async function refresh() {
   const r = await apiJson("/api/preview");
