@@ -8,7 +8,7 @@
 //! upload page and `classify` share it), [`daemon`] runs the loop, [`config`] is the TOML file
 //! as types, [`photo`] decodes untrusted images, [`telemetry`] is what the daemon reports,
 //! [`notify`] talks to systemd, [`web`] serves the page and API, [`preview`] is the opt-in
-//! aiming view. The command line (with `eval`
+//! aiming view, [`mqtt`] publishes the journal to a broker (and reads the fleet back). The command line (with `eval`
 //! and `bench`) is the binary's, in `src/cli/`.
 
 pub mod classifier;
