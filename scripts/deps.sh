@@ -5,7 +5,8 @@
 #                            the parity, training and metrics tests and of the peer benchmark
 #                            (OpenCV); Chromium and ChromeDriver for the browser test; curl;
 #                            Mosquitto (broker and clients) for the MQTT tests, which start their
-#                            own broker on a free loopback port (the system service stays off)
+#                            own broker on a free loopback port (the system service stays off);
+#                            openssl makes their TLS certificates
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -25,6 +26,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v curl >/dev/null || need+=(curl)
   command -v mosquitto >/dev/null || need+=(mosquitto)
   command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
+  command -v openssl >/dev/null || need+=(openssl)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq

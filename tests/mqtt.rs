@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::broker::{Message, Mosquitto, Subscriber};
+use common::broker::{Message, Mosquitto, Subscriber, Tls};
 use common::*;
 
 fn kiosk_config(d: &Path, broker: &Mosquitto, mqtt_extra: &str) -> std::path::PathBuf {
@@ -293,4 +293,66 @@ fn discovery_off_removes_the_device() {
         sub.on(topic),
         k.log_text()
     );
+}
+
+/// `mqtts://` with the site's CA and a client certificate: visitors arrive over TLS; a kiosk
+/// that trusts another CA stays off with the certificate error in /api/status and one log line.
+#[test]
+#[ignore = "needs mosquitto, mosquitto-clients and openssl (scripts/deps.sh --test); scripts/test.sh runs it"]
+fn tls_with_the_sites_ca_and_a_client_certificate() {
+    let d = tempfile::tempdir().unwrap();
+    let tls = Tls::make(&d.path().join("pki"));
+    let broker = Mosquitto::with_tls(&d.path().join("broker"), &tls);
+    let sub = Subscriber::start(
+        &broker,
+        "tls-watcher",
+        &["moodkiosk/#"],
+        &d.path().join("sub.txt"),
+    );
+    let files = |ca: &Path| {
+        format!(
+            "ca_file = {:?}\nclient_cert = {:?}\nclient_key = {:?}\n",
+            ca.display().to_string(),
+            tls.client_cert.display().to_string(),
+            tls.client_key.display().to_string()
+        )
+    };
+    let good = d.path().join("good");
+    std::fs::create_dir_all(&good).unwrap();
+    let k = Kiosk::start(&kiosk_config(&good, &broker, &files(&tls.ca)), &good);
+    assert!(
+        wait_for(60, || sub.on("moodkiosk/hall-1/visitor").len() >= 2),
+        "{}\n{}",
+        k.log_text(),
+        broker.log()
+    );
+    assert_eq!(mqtt_state(&k), "connected");
+
+    let other = Tls::make(&d.path().join("other-pki"));
+    let bad = d.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let text = kiosk_config(&bad, &broker, &files(&other.ca));
+    let text = std::fs::read_to_string(&text)
+        .unwrap()
+        .replace("hall-1", "hall-2");
+    std::fs::write(bad.join("kiosk.toml"), text).unwrap();
+    let k2 = Kiosk::start(&bad.join("kiosk.toml"), &bad);
+    assert!(
+        wait_for(30, || mqtt_state(&k2) == "down"),
+        "{}",
+        k2.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let detail = k2.status()["mqtt"]["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains("TLS") || detail.contains("certificate"),
+        "{detail}"
+    );
+    let log = k2.log_text();
+    assert_eq!(
+        log.matches("MQTT: mqtts://").count(),
+        1,
+        "one line, not one per attempt:\n{log}"
+    );
+    drop(k);
 }

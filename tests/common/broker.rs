@@ -36,6 +36,93 @@ pub struct Mosquitto {
     child: Option<Child>,
     /// Users and passwords (mosquitto_passwd), none = anonymous allowed.
     users: Vec<(String, String)>,
+    /// A TLS listener: CA, server certificate and key (PEM), client certificates required.
+    tls: Option<Tls>,
+}
+
+/// Certificates made for one test by `openssl` (a CA, the broker's for 127.0.0.1, a client's).
+#[derive(Clone)]
+pub struct Tls {
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+impl Tls {
+    /// Make a CA and certificates signed by it in `dir`.
+    pub fn make(dir: &Path) -> Tls {
+        std::fs::create_dir_all(dir).unwrap();
+        let openssl = tool("openssl");
+        let run = |args: &[&str]| {
+            let out = Command::new(&openssl)
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=moodkiosk test CA",
+        ]);
+        std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+        std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+        for (name, cn) in [("server", "127.0.0.1"), ("client", "kiosk")] {
+            run(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={cn}"),
+            ]);
+            run(&[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &format!("{name}.pem"),
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+            ]);
+        }
+        Tls {
+            ca: dir.join("ca.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+            client_cert: dir.join("client.pem"),
+            client_key: dir.join("client.key"),
+        }
+    }
 }
 
 impl Mosquitto {
@@ -45,6 +132,15 @@ impl Mosquitto {
 
     /// A broker that allows only these users.
     pub fn with_users(dir: &Path, users: &[(&str, &str)]) -> Mosquitto {
+        Mosquitto::configured(dir, users, None)
+    }
+
+    /// A TLS broker that requires client certificates signed by `tls.ca`.
+    pub fn with_tls(dir: &Path, tls: &Tls) -> Mosquitto {
+        Mosquitto::configured(dir, &[], Some(tls.clone()))
+    }
+
+    fn configured(dir: &Path, users: &[(&str, &str)], tls: Option<Tls>) -> Mosquitto {
         std::fs::create_dir_all(dir).unwrap();
         let mut m = Mosquitto {
             port: free_port(),
@@ -54,6 +150,7 @@ impl Mosquitto {
                 .iter()
                 .map(|(u, p)| (u.to_string(), p.to_string()))
                 .collect(),
+            tls,
         };
         m.write_config();
         m.restart();
@@ -79,6 +176,14 @@ impl Mosquitto {
             self.dir.display(),
             self.dir.join("mosquitto.log").display()
         );
+        if let Some(t) = &self.tls {
+            conf += &format!(
+                "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n",
+                t.ca.display(),
+                t.server_cert.display(),
+                t.server_key.display()
+            );
+        }
         if self.users.is_empty() {
             conf.push_str("allow_anonymous true\n");
         } else {
@@ -128,7 +233,8 @@ impl Mosquitto {
     }
 
     pub fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "mqtts" } else { "mqtt" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     pub fn log(&self) -> String {
@@ -173,6 +279,11 @@ impl Subscriber {
         }
         if let Some((u, p)) = broker.users.first() {
             c.args(["-u", u, "-P", p]);
+        }
+        if let Some(t) = &broker.tls {
+            c.arg("--cafile").arg(&t.ca);
+            c.arg("--cert").arg(&t.client_cert);
+            c.arg("--key").arg(&t.client_key);
         }
         let child = c
             .stdout(std::fs::File::create(out).unwrap())
