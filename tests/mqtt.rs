@@ -122,6 +122,12 @@ fn every_visitor_reaches_the_broker_through_an_outage() {
         "discovery was not sent again after homeassistant/status online"
     );
 
+    // Without an outage each record arrives exactly once.
+    let once = visitor_seqs(&sub.on("moodkiosk/hall-1/visitor"));
+    let mut unique = once.clone();
+    unique.dedup();
+    assert_eq!(once, unique, "no duplicates while the link is up");
+
     // The broker goes away for about 10 s while visitors keep being decided.
     let journal_dir = d.path().join("journal");
     let count = || of_type(&journal(&journal_dir).0, "visitor").len();
