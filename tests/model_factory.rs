@@ -87,10 +87,9 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
     assert!((0.0..=1.0).contains(&acc));
     // The tiny model's ORT test score was computed on its (limited) test subset: just check it ran.
     assert!(export["test_int8"]["n"].as_u64().unwrap() > 0);
-    let cal: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(work.join("calibration.json")).unwrap(),
-    )
-    .unwrap();
+    let cal: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("calibration.json")).unwrap())
+            .unwrap();
     let t = cal["temperature"].as_f64().unwrap();
     assert!(t.is_finite() && (0.4..=4.0).contains(&t), "{cal}");
     for k in ["ece_before", "ece_after"] {
