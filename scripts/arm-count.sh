@@ -1,60 +1,56 @@
 #!/usr/bin/env bash
 # An ARM proxy for what cannot be timed here: guest instructions that one classification (per
-# face) and one whole camera frame (decode + detect + classify, per detector) execute in the
-# aarch64 build, under qemu-aarch64-static emulating a Cortex-A72 (Raspberry Pi 4) and a
-# Cortex-A76 (Raspberry Pi 5). tract picks its kernels from the CPU's features (the A76 has the
-# SDOT dot-product instructions), so the counts differ between the two.
-#   scripts/arm-count.sh                 per face: fp32 and int8; per frame (decode + detect +
-#                                        classify): blazeface and seeta with the int8 model
-#   scripts/arm-count.sh MODEL...        other model files (per face only)
+# face, fp32 and int8 model) and one whole camera frame (decode + detect + classify, per
+# detector and model) execute in the aarch64 build, under qemu-aarch64-static emulating a
+# Cortex-A72 (Raspberry Pi 4) and a Cortex-A76 (Raspberry Pi 5). tract picks its kernels from the
+# CPU's features (the A76 has the SDOT dot-product instructions), so the counts differ.
+#   scripts/arm-count.sh            the table (4 emulated processes, two at a time)
 # Counting: qemu's `-d in_asm,exec,nochain` log (each translated block's instructions once, each
-# execution of a block once), summed by scripts/count_insns.c; per item = count with 2 runs -
-# count with 1 run, so that loading and first-run costs cancel. Instruction counts are not
-# time (no caches, no pipeline), but for the same program on the same core they track it.
-# Needs the aarch64 build (cross/build-aarch64.sh --deps once) and a C compiler. Slow: each
-# count is one emulated process that loads the models, and the table takes 16 of them.
+# execution of a block once) summed by scripts/count_insns.c. `moodkiosk bench` with
+# MOODKIOSK_COUNT_MARKERS set makes a getppid system call before its timed loops and after each
+# run, which `-d strace` puts in the same log: the counter prints the running sum there, so one
+# process gives every run's count (loading the models is counted once and left out). Each item
+# is the second run's count (after one warm-up run). Instruction counts are not time (no caches,
+# no pipeline), but for the same program on the same core they track it.
+# Needs the aarch64 build (cross/build-aarch64.sh --deps once) and a C compiler.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=target/aarch64-unknown-linux-gnu/dist/moodkiosk
 cross/build-aarch64.sh >/dev/null
-if [ $# -gt 0 ]; then models=("$@"); frames=0; else models=(models/moodkiosk-fp32.onnx models/moodkiosk-int8.onnx); frames=1; fi
+fp32=models/moodkiosk-fp32.onnx
+int8=models/moodkiosk-int8.onnx
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkfifo "$tmp/log"
 cc -O2 -o "$tmp/count_insns" scripts/count_insns.c
-count() { # cpu, then bench arguments
-  local cpu=$1; shift
-  "$tmp/count_insns" < "$tmp/log" > "$tmp/n" &
-  qemu-aarch64-static -L /usr/aarch64-linux-gnu -cpu "$cpu" -d in_asm,exec,nochain -D "$tmp/log" \
-    "$bin" bench --warmup 0 --runs 1 "$@" > /dev/null
+run() { # cpu detector: marker sums into $tmp/<cpu>-<detector>
+  local cpu=$1 det=$2 fifo="$tmp/$1-$2.log"
+  mkfifo "$fifo"
+  "$tmp/count_insns" < "$fifo" > "$tmp/$cpu-$det" &
+  local counter=$!
+  MOODKIOSK_COUNT_MARKERS=1 qemu-aarch64-static -L /usr/aarch64-linux-gnu -cpu "$cpu" \
+    -d strace,in_asm,exec,nochain -D "$fifo" \
+    "$bin" bench --warmup 1 --face-runs 1 --frame-runs 1 --detector "$det" "$fp32" "$int8" \
+    > /dev/null 2> "$tmp/$cpu-$det.err"
+  wait "$counter"
+}
+for det in blazeface seeta; do
+  run cortex-a72 "$det" &
+  run cortex-a76 "$det" &
   wait
-  cat "$tmp/n"
+done
+# Marker sums: start, face runs (warm-up fp32, int8; timed fp32, int8), frame runs (the same).
+item() { # file, index of the marker that ends the run
+  local f=$1 i=$2
+  python3 -c "import sys; s=[int(l) for l in open('$f')]; print(s[$i] - s[$i - 1])"
 }
-per() { # cpu, what (face|frame), bench arguments: instructions of one run
-  local cpu=$1 what=$2; shift 2
-  local one two
-  if [ "$what" = face ]; then
-    one=$(count "$cpu" --face-runs 1 --frame-runs 0 "$@"); two=$(count "$cpu" --face-runs 2 --frame-runs 0 "$@")
-  else
-    one=$(count "$cpu" --face-runs 0 --frame-runs 1 "$@"); two=$(count "$cpu" --face-runs 0 --frame-runs 2 "$@")
-  fi
-  echo $(( two - one ))
-}
-printf '%-12s %-34s %-10s %16s\n' cpu item detector "instructions"
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+printf '| CPU | fp32 per face | int8 per face | int8/fp32 | frame, BlazeFace + int8 | frame, SeetaFace + int8 | frame, BlazeFace + fp32 | frame, SeetaFace + fp32 |\n'
+printf '|---|---|---|---|---|---|---|---|\n'
 for cpu in cortex-a72 cortex-a76; do
-  declare -A face=()
-  for m in "${models[@]}"; do
-    n=$(per "$cpu" face "$m"); face[$m]=$n
-    printf '%-12s %-34s %-10s %16d\n' "$cpu" "face: $(basename "$m")" - "$n"
-  done
-  if [ "${#models[@]}" -ge 2 ]; then
-    a=${face[${models[0]}]}; b=${face[${models[1]}]}
-    echo "$cpu $(basename "${models[1]}")/$(basename "${models[0]}") per face: $(python3 -c "print(f'{$b/$a:.2f}')")"
-  fi
-  if [ "$frames" = 1 ]; then
-    m=${models[1]} # the int8 model: the builtin on ARM
-    for det in blazeface seeta; do
-      printf '%-12s %-34s %-10s %16d\n' "$cpu" "frame: $(basename "$m")" "$det" "$(per "$cpu" frame --detector "$det" "$m")"
-    done
-  fi
+  b="$tmp/$cpu-blazeface" s="$tmp/$cpu-seeta"
+  n=$(wc -l < "$b")
+  if [ "$n" -lt 10 ]; then echo "$cpu: the log had $n markers, not 10:" >&2; cat "$tmp/$cpu-blazeface.err" >&2; exit 1; fi
+  f32=$(item "$b" 3) i8=$(item "$b" 4)
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$cpu" "$f32" "$i8" "$(ratio "$i8" "$f32")" \
+    "$(item "$b" 8)" "$(item "$s" 8)" "$(item "$b" 7)" "$(item "$s" 7)"
 done

@@ -2,7 +2,9 @@
  * in_asm prints each translated block once ("IN:" then one line per instruction, starting with
  * its address); exec prints a "Trace" line, with the block's guest address as the second field
  * inside the brackets, each time a block runs (nochain: every time). Each Trace line adds the
- * size of the block most recently translated at that address. Prints the sum.
+ * size of the block most recently translated at that address. Prints the sum; with
+ * `-d strace` in the log too, also the running sum at each `getppid` system call (a marker
+ * `moodkiosk bench` makes with MOODKIOSK_COUNT_MARKERS set), one number per line, the total last.
  * In C because the log runs to billions of lines: a Python loop was the bottleneck (qemu waited
  * on it). Built by scripts/arm-count.sh with the system C compiler. */
 #include <stdint.h>
@@ -60,6 +62,8 @@ int main(void) {
       vals[slot(block)]++;
     } else if (line[0] == 'I') { /* IN: (a new block follows) */
       in_block = 0;
+    } else if (strstr(line, " getppid(")) { /* strace: "PID getppid() = ..." */
+      printf("%llu\n", (unsigned long long)total);
     }
   }
   printf("%llu\n", (unsigned long long)total);

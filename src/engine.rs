@@ -40,6 +40,9 @@ pub struct Analysis {
     /// Classification time of each face, in `faces` order.
     #[serde(skip)]
     pub per_face: Vec<Duration>,
+    /// The faces were found only on the photo padded with a border (it was a tight face crop).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub padded: bool,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -48,6 +51,48 @@ fn ms(d: Duration) -> f64 {
 
 /// Longest side a photo is searched for faces at; faces are cropped from the full-size photo.
 pub const PHOTO_DETECT_SIDE: u32 = 1280;
+
+/// A photo in which no face is found is searched again with a border of this fraction of its
+/// side added on each side: a detector needs some context around a face, and photos that are
+/// face crops (the study's own upload case) have none.
+pub const PAD_FRACTION: f32 = 0.25;
+
+/// What the border added for the second search is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PadFill {
+    /// The photo's edge pixels repeated outwards (what the crop does outside the frame too).
+    Edge,
+    /// The photo's mean gray.
+    Mean,
+}
+
+/// The border the second search uses (chosen by `tests/detection.rs`'s measurement on tight
+/// FER2013 crops).
+pub const PAD_FILL: PadFill = PadFill::Edge;
+
+/// `img` with `pad` pixels added on every side.
+pub fn pad_image(img: &GrayImage, pad: u32, fill: PadFill) -> GrayImage {
+    let (w, h) = img.dimensions();
+    let mean = match fill {
+        PadFill::Mean => {
+            let sum: u64 = img.as_raw().iter().map(|&v| v as u64).sum();
+            (sum / (w as u64 * h as u64).max(1)) as u8
+        }
+        PadFill::Edge => 0,
+    };
+    GrayImage::from_fn(w + 2 * pad, h + 2 * pad, |x, y| {
+        let (sx, sy) = (x as i64 - pad as i64, y as i64 - pad as i64);
+        let inside = sx >= 0 && sy >= 0 && sx < w as i64 && sy < h as i64;
+        match (fill, inside) {
+            (_, true) => *img.get_pixel(sx as u32, sy as u32),
+            (PadFill::Mean, false) => image::Luma([mean]),
+            (PadFill::Edge, false) => *img.get_pixel(
+                sx.clamp(0, w as i64 - 1) as u32,
+                sy.clamp(0, h as i64 - 1) as u32,
+            ),
+        }
+    })
+}
 
 /// What an analyzer is built from: the detector settings and a loaded classifier.
 #[derive(Clone)]
@@ -76,41 +121,71 @@ impl Analyzer {
 
     /// A camera frame: detect on the full frame, classify up to `max_faces` faces.
     pub fn analyze(&mut self, gray: &GrayImage) -> Result<Analysis> {
-        self.detect_and_classify(gray, 1.0)
+        self.detect_and_classify(gray)
     }
 
     /// A photo of any size (uploads, `classify`): one larger than [`PHOTO_DETECT_SIDE`] is
-    /// searched at that size, then its faces are cropped from the full-size photo.
+    /// searched at that size, then its faces are cropped from the full-size photo. When no face
+    /// is found, the photo is searched once more with a border ([`PAD_FRACTION`], [`PAD_FILL`]);
+    /// boxes are always in the photo's own coordinates.
     pub fn analyze_photo(&mut self, gray: &GrayImage) -> Result<Analysis> {
-        let long = gray.width().max(gray.height());
-        let scale = (long as f32 / PHOTO_DETECT_SIDE as f32).max(1.0);
-        self.detect_and_classify(gray, scale)
+        self.analyze_photo_with(gray, Some(PAD_FILL))
     }
 
-    fn detect_and_classify(&mut self, gray: &GrayImage, scale: f32) -> Result<Analysis> {
+    /// [`Self::analyze_photo`] with the second search's border chosen (`None`: no second
+    /// search), for measuring.
+    pub fn analyze_photo_with(
+        &mut self,
+        gray: &GrayImage,
+        pad: Option<PadFill>,
+    ) -> Result<Analysis> {
+        let long = gray.width().max(gray.height());
+        let scale = (long as f32 / PHOTO_DETECT_SIDE as f32).max(1.0);
         let t0 = Instant::now();
-        let found = if scale > 1.0 {
-            let (w, h) = gray.dimensions();
-            let small = image::imageops::resize(
-                gray,
-                ((w as f32 / scale).round() as u32).max(1),
-                ((h as f32 / scale).round() as u32).max(1),
-                image::imageops::FilterType::Triangle,
-            );
-            self.detector.detect(&small)?
-        } else {
-            self.detector.detect(gray)?
+        let small = match scale > 1.0 {
+            true => {
+                let (w, h) = gray.dimensions();
+                Some(image::imageops::resize(
+                    gray,
+                    ((w as f32 / scale).round() as u32).max(1),
+                    ((h as f32 / scale).round() as u32).max(1),
+                    image::imageops::FilterType::Triangle,
+                ))
+            }
+            false => None,
         };
+        let searched = small.as_ref().unwrap_or(gray);
+        let mut found = self.detector.detect(searched)?;
+        let mut shift = 0.0;
+        let mut padded = false;
+        if let (true, Some(fill)) = (found.is_empty(), pad) {
+            let border =
+                (searched.width().max(searched.height()) as f32 * PAD_FRACTION).round() as u32;
+            found = self.detector.detect(&pad_image(searched, border, fill))?;
+            shift = border as f32;
+            padded = !found.is_empty();
+        }
         let faces: Vec<FaceBox> = largest(found, self.engine.detector.max_faces)
             .into_iter()
             .map(|f| FaceBox {
-                x: f.x * scale,
-                y: f.y * scale,
+                x: (f.x - shift) * scale,
+                y: (f.y - shift) * scale,
                 w: f.w * scale,
                 h: f.h * scale,
                 score: f.score,
             })
             .collect();
+        let detect = t0.elapsed();
+        let mut a = self.classify_boxes(gray, &faces)?;
+        a.detect_ms = ms(detect);
+        a.padded = padded;
+        Ok(a)
+    }
+
+    fn detect_and_classify(&mut self, gray: &GrayImage) -> Result<Analysis> {
+        let t0 = Instant::now();
+        let found = self.detector.detect(gray)?;
+        let faces = largest(found, self.engine.detector.max_faces);
         let detect = t0.elapsed();
         let mut a = self.classify_boxes(gray, &faces)?;
         a.detect_ms = ms(detect);
@@ -141,6 +216,7 @@ impl Analyzer {
             detect_ms: 0.0,
             classify_ms: ms(per_face.iter().sum()),
             per_face,
+            padded: false,
         })
     }
 
@@ -164,6 +240,7 @@ impl Analyzer {
             detect_ms: 0.0,
             classify_ms: ms(d),
             per_face: vec![d],
+            padded: false,
         })
     }
 }

@@ -462,6 +462,7 @@ mod tests {
             detect_ms: 12.0,
             classify_ms: 0.0,
             per_face: vec![Duration::from_millis(3)],
+            padded: false,
         };
         t.frame(&a, true);
         t.decision(Mood::Happy, 0.9, 1);

@@ -140,6 +140,24 @@ fn face_input_with(
     Ok((to_input(&crop), faces.len()))
 }
 
+/// With `MOODKIOSK_COUNT_MARKERS` set, a `getppid` system call before the timed loops and after
+/// each run: under `qemu-aarch64-static -d strace,...` it marks the log, so that
+/// scripts/arm-count.sh counts each run's instructions in one emulated process (loading once).
+struct Marker(bool);
+
+impl Marker {
+    fn from_env() -> Marker {
+        Marker(std::env::var_os("MOODKIOSK_COUNT_MARKERS").is_some())
+    }
+
+    fn mark(&self) {
+        if self.0 {
+            // SAFETY: getppid has no arguments and cannot fail.
+            unsafe { libc::getppid() };
+        }
+    }
+}
+
 /// Time `models` on `frame` (JPEG bytes): `runs` timed runs after `warmup` untimed ones. The
 /// models take turns run by run, so that machine noise falls on all of them alike.
 pub fn bench_models(
@@ -161,8 +179,11 @@ pub fn bench_models(
         let c = Classifier::load(m)?;
         loaded.push((c, t0.elapsed().as_secs_f64() * 1e3));
     }
+    // Analyzers (a detector each) only when frames are timed: under emulation
+    // (scripts/arm-count.sh) building a detector is most of a run.
     let mut analyzers = loaded
         .iter()
+        .filter(|_| frame_runs > 0)
         .map(|(c, _)| {
             Analyzer::new(Arc::new(Engine {
                 classifier: c.clone(),
@@ -173,6 +194,8 @@ pub fn bench_models(
     let mut face_times = vec![Vec::with_capacity(face_runs); models.len()];
     let mut frame_times = vec![Vec::with_capacity(frame_runs); models.len()];
     let warm = |n: usize| if n > 0 { warmup + n } else { 0 };
+    let marker = Marker::from_env();
+    marker.mark();
     for i in 0..warm(face_runs) {
         for (k, (c, _)) in loaded.iter().enumerate() {
             let t = Instant::now();
@@ -180,6 +203,7 @@ pub fn bench_models(
             if i >= warmup {
                 face_times[k].push(t.elapsed());
             }
+            marker.mark();
         }
     }
     for i in 0..warm(frame_runs) {
@@ -190,6 +214,7 @@ pub fn bench_models(
             if i >= warmup {
                 frame_times[k].push(t.elapsed());
             }
+            marker.mark();
         }
     }
     Ok(models

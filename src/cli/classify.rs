@@ -118,7 +118,15 @@ fn one(a: &mut Analyzer, whole: bool, f: &std::path::Path, cfg: &Config) -> Resu
 
 fn print_text(f: &std::path::Path, a: &Analysis) {
     let n = a.faces.len();
-    println!("{}: {n} face{}", f.display(), if n == 1 { "" } else { "s" });
+    let padded = match a.padded {
+        true => " (a tight face crop: found with a border added)",
+        false => "",
+    };
+    println!(
+        "{}: {n} face{}{padded}",
+        f.display(),
+        if n == 1 { "" } else { "s" }
+    );
     for (i, fm) in a.faces.iter().enumerate() {
         let b = fm.bbox;
         println!(

@@ -433,6 +433,7 @@ async fn classify_inner(s: &AppState, req: Request, t0: Instant) -> Response {
             "faces": a.faces,
             "detect_ms": a.detect_ms,
             "classify_ms": a.classify_ms,
+            "padded": a.padded,
             "total_ms": (t0.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
             "model": s.telemetry.snapshot().model,
         }))

@@ -10,7 +10,10 @@ Stages (each runs alone and resumes; ``all`` runs them in order):
   export   ONNX fp32 into models/, then the quantize stage
   quantize models/moodkiosk-fp32.onnx -> int8 (QOperator, integer kernels in tract), scored on the
            test set with onnxruntime (needs only the prepare stage and the committed fp32 model)
-  cv       5-fold cross-validation -> work/cv/fold*/
+  cv       5-fold cross-validation -> work/cv/fold*/ (with each fold's out-of-fold logits)
+  calibrate  from the out-of-fold logits: test-time flip averaging or not, the temperature,
+           ECE before / after -> work/calibration.json (the export stage builds both in)
+  ablate   each recipe choice undone on fold 1 -> work/ablate/*/
   report   charts and tables into models/report/, models/MODEL_CARD.md
 """
 
@@ -32,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mkt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", nargs="?", default="all",
-                    choices=["all", "prepare", "manifest", "compare", "fit", "export", "quantize", "cv", "report"])
+                    choices=["all", "prepare", "manifest", "compare", "fit", "export", "quantize", "cv", "calibrate",
+                             "ablate", "report"])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013",
                     help="fer2013 folder with index.csv, a Kaggle fer2013.csv, or an image folder")
     ap.add_argument("--ferplus", type=Path, help="fer2013new.csv for a Kaggle fer2013.csv")
@@ -44,19 +48,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "models", help="where models, card and report go")
     ap.add_argument("--manifest", type=Path, help="where the test-set manifest goes (default: work/test_manifest.csv)")
     ap.add_argument("--width", default="auto", help="0.5, 1.0 or auto (from the compare stage)")
-    ap.add_argument("--epochs", type=int, default=6, help="epochs of the final fit")
-    ap.add_argument("--cv-epochs", type=int, default=4, help="epochs per cross-validation fold")
+    ap.add_argument("--epochs", type=int, default=12, help="epochs of the final fit")
+    ap.add_argument("--cv-epochs", type=int, default=7, help="epochs per cross-validation fold (and per ablation)")
     ap.add_argument("--compare-epochs", type=int, default=2, help="epochs per width in the compare stage")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--limit", type=int, default=0, help="smoke test: use only this many images per split")
     ap.add_argument("--calibration", type=int, default=512, help="training faces used to calibrate int8")
-    ap.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
-                    help="int8 weights with one scale per output channel (default) or per tensor")
+    ap.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=False,
+                    help="int8 weights with one scale per output channel, or per tensor (default: tract fuses "
+                         "the requantization into its product kernel only for per-tensor scales)")
+    ap.add_argument("--depthwise-float", action=argparse.BooleanOptionalAction, default=True,
+                    help="keep the depthwise convolutions float (default: tract runs quantized ones as one product "
+                         "per group, slower than float)")
+    ap.add_argument("--symmetric-activations", action=argparse.BooleanOptionalAction, default=True,
+                    help="int8 activations with zero point 0 (default: no zero-point compensation ops)")
+    ap.add_argument("--tta", choices=["auto", "on", "off"], default="auto",
+                    help="test-time flip averaging in the exported model: as the calibrate stage decided, or forced")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    order = ["prepare", "compare", "fit", "export", "cv", "report"] if args.stage == "all" else [args.stage]
+    order = (["prepare", "compare", "cv", "calibrate", "ablate", "fit", "export", "report"]
+             if args.stage == "all" else [args.stage])
     for st in order:
         print(f"== stage {st}", flush=True)
         t0 = time.time()

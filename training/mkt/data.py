@@ -41,14 +41,24 @@ class Dataset:
     ids: np.ndarray  # str N: path or row id, for reports
     removed: dict[str, int] = field(default_factory=dict)
     labels: str = "ferplus"
+    # float32 N: P(happy) from the FER+ votes (happiness votes / emotion votes), the FER+ paper's
+    # soft target; the hard target where there are no votes.
+    soft: np.ndarray | None = None
+
+    def soft_target(self) -> np.ndarray:
+        return self.target.astype(np.float32) if self.soft is None else self.soft
+
+
+def happy_fraction(votes: list[int]) -> float | None:
+    """Happiness votes over the eight emotion votes (FER+ order), or None without votes."""
+    emo = votes[:8]
+    total = sum(emo)
+    return None if total == 0 else emo[1] / total
 
 
 def _happy_from_votes(votes: list[int], threshold: float = 0.5) -> int | None:
-    emo = votes[:8]
-    total = sum(emo)
-    if total == 0:
-        return None
-    return int(emo[1] / total >= threshold)
+    f = happy_fraction(votes)
+    return None if f is None else int(f >= threshold)
 
 
 def select_fer_rows(root: Path, labels: str = "ferplus") -> tuple[list[tuple[dict, int]], dict[str, int]]:
@@ -100,9 +110,13 @@ def load_fer_dir(root: Path, labels: str = "ferplus") -> Dataset:
     keep, removed = select_fer_rows(root, labels)
     n = len(keep)
     raw = np.zeros((n, 48, 48), dtype=np.uint8)
-    for i, (r, _) in enumerate(keep):
+    soft = np.zeros(n, dtype=np.float32)
+    for i, (r, y) in enumerate(keep):
         raw[i] = _read_gray(root / r["path"])
+        f = happy_fraction([int(float(r[c] or 0)) for c in FP_COLS]) if labels == "ferplus" else None
+        soft[i] = y if f is None else f
     return Dataset(
+        soft=soft,
         images=preprocess.resize_batch(raw),
         target=np.array([y for _, y in keep], dtype=np.int64),
         usage=np.array([r["usage"] for r, _ in keep]),
@@ -135,7 +149,7 @@ def load_kaggle_csv(path: Path, ferplus: Path | None = None, labels: str = "ferp
     if labels == "ferplus" and plus is None:
         labels = "fer"
     removed = {"blank": 0, "not_a_face": 0, "no_ferplus_votes": 0}
-    raw, target, usage, ids, md5 = [], [], [], [], []
+    raw, target, usage, ids, md5, soft = [], [], [], [], [], []
     plus_cols = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF"]
     for i, r in enumerate(rows):
         px = np.array(r["pixels"].split(), dtype=np.uint8)
@@ -146,6 +160,7 @@ def load_kaggle_csv(path: Path, ferplus: Path | None = None, labels: str = "ferp
             removed["blank"] += 1
             continue
         y = int(r["emotion"]) == 3
+        frac = None
         if plus is not None:
             votes = [int(plus[i].get(c) or 0) for c in plus_cols]
             if votes[9] > 0 and votes[9] >= max(votes[:9]):
@@ -157,13 +172,16 @@ def load_kaggle_csv(path: Path, ferplus: Path | None = None, labels: str = "ferp
                     removed["no_ferplus_votes"] += 1
                     continue
                 y = yv
+                frac = happy_fraction(votes)
         raw.append(px.reshape(48, 48))
         target.append(int(y))
+        soft.append(float(y) if frac is None else frac)
         usage.append(r["Usage"])
         ids.append(f"row{i}")
         md5.append(px.tobytes())
     groups = _groups_from_pixels(md5)
     return Dataset(
+        soft=np.array(soft, dtype=np.float32),
         images=preprocess.resize_batch(np.stack(raw)),
         target=np.array(target, dtype=np.int64),
         usage=np.array(usage),

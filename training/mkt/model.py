@@ -83,11 +83,24 @@ def load_imagenet(model: MoodNet, path: Path) -> int:
 
 
 class Exported(nn.Module):
-    """What goes to ONNX: input ``input`` [1,1,96,96] in [0,1] -> ``probs`` [1,2] = [not_happy, happy]."""
+    """What goes to ONNX: input ``input`` [1,1,96,96] in [0,1] -> ``probs`` [1,2] = [not_happy, happy].
 
-    def __init__(self, net: MoodNet):
+    ``temperature`` (calibration, fitted on the validation folds) divides the logits before the
+    softmax; ``flip_average`` runs the face and its mirror image as one batch of two and averages
+    their probabilities (test-time augmentation). Both live in the graph, so the daemon runs the
+    model as it is."""
+
+    def __init__(self, net: MoodNet, temperature: float = 1.0, flip_average: bool = False):
         super().__init__()
         self.net = net
+        self.temperature = float(temperature)
+        self.flip_average = flip_average
+        n = 96
+        # Mirroring as a product with the anti-diagonal matrix: a MatMul every runtime has.
+        self.register_buffer("mirror", torch.flip(torch.eye(n), dims=[1]), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(x), dim=1)
+        if self.flip_average:
+            x = torch.cat([x, torch.matmul(x, self.mirror)], dim=0)
+        p = torch.softmax(self.net(x) / self.temperature, dim=1)
+        return p.mean(dim=0, keepdim=True) if self.flip_average else p

@@ -46,6 +46,11 @@ def write_report(args: Namespace, platform: str) -> None:
     fit = _read(args.work / "fit" / "summary.json")
     folds = [_read(args.work / "cv" / f"fold{f}" / "metrics.json") for f in range(args.folds)]
     folds = [f for f in folds if f]
+    cal = _read(args.work / "calibration.json")
+    from .stages import ABLATIONS
+
+    ablations = {n: _read(args.work / "ablate" / n / "metrics.json") for n in ABLATIONS}
+    ablations = {n: a for n, a in ablations.items() if a}
 
     # Per-fold confusion matrices.
     if folds:
@@ -93,6 +98,24 @@ def write_report(args: Namespace, platform: str) -> None:
         fig.tight_layout()
         fig.savefig(out / "training_curves.png", dpi=110)
         plt.close(fig)
+    if cal:
+        fig, ax = plt.subplots(figsize=(4.6, 4.4))
+        ax.plot([0, 1], [0, 1], "k:", label="perfect calibration")
+        for key, name in (("reliability_before", f"before (ECE {cal['ece_before']:.3f})"),
+                          ("reliability_after", f"T = {cal['temperature']:.2f} (ECE {cal['ece_after']:.3f})")):
+            b = [r for r in cal[key] if r["n"]]
+            ax.plot([r["mean_p_happy"] for r in b], [r["happy_rate"] for r in b], "-o", ms=3, label=name)
+        if exp and exp.get("test_reliability_fp32"):
+            b = [r for r in exp["test_reliability_fp32"] if r["n"]]
+            ax.plot([r["mean_p_happy"] for r in b], [r["happy_rate"] for r in b], "-s", ms=3,
+                    label=f"test, shipped fp32 (ECE {exp['test_ece_fp32']:.3f})")
+        ax.set_xlabel("mean P(happy) in bin (15 bins)")
+        ax.set_ylabel("observed happy rate")
+        ax.set_title("Reliability of P(happy), out of fold")
+        ax.legend(fontsize=7, loc="upper left")
+        fig.tight_layout()
+        fig.savefig(out / "reliability.png", dpi=110)
+        plt.close(fig)
     if exp:
         fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.2))
         _confusion_ax(axes[0], exp["test_fp32"]["confusion"], "test fp32")
@@ -137,22 +160,53 @@ def write_report(args: Namespace, platform: str) -> None:
                   "![training curves](training_curves.png)", ""]
         if len(folds) < args.folds:
             lines += [f"Only {len(folds)} of {args.folds} folds are finished; rerun `training/run.sh cv` to resume.", ""]
+    if ablations and folds and folds[0]["fold"] == 0:
+        base = folds[0]
+        lines += ["## Ablations (fold 1, same epochs and seed as the cross-validation's fold 1)", "",
+                  "Each row undoes one choice of the recipe; the first row is the recipe (cross-validation fold 1).", "",
+                  "| run | val accuracy | val balanced acc. | with flip averaging: balanced acc. | last epoch val loss |",
+                  "|---|---|---|---|---|"]
+        for name, a in [("recipe", base)] + list(ablations.items()):
+            v, t = a["val"], a.get("val_flip_averaged") or {}
+            vl = a["history"][-1].get("val_loss") if a.get("history") else None
+            change = "" if name == "recipe" else f" (`{json.dumps(a['change'])}`)"
+            lines.append(f"| {name}{change} | {_pct(v['accuracy'])} | {_pct(v['balanced_accuracy'])} | "
+                         f"{_pct(t['balanced_accuracy']) if t else '-'} | {vl:.4f} |" if vl is not None else
+                         f"| {name}{change} | {_pct(v['accuracy'])} | {_pct(v['balanced_accuracy'])} | - | - |")
+        lines.append("")
+    if cal:
+        t = cal["tta"]
+        lines += ["## Test-time flip averaging and calibration (out-of-fold predictions of all folds)", "",
+                  f"{cal['out_of_fold_images']} out-of-fold images. Balanced accuracy {_pct(t['plain']['balanced_accuracy'])}% "
+                  f"alone, {_pct(t['flip_averaged']['balanced_accuracy'])}% averaged with the mirror image "
+                  f"({t['balanced_accuracy_gain'] * 100:+.2f} points); rule: {t['rule']}; adopted: **{t['adopted']}**.", "",
+                  f"Temperature fitted on the validation folds (negative log-likelihood): **T = {cal['temperature']:.3f}**; "
+                  f"expected calibration error of P(happy), 15 bins: {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after. "
+                  "The export stage divides the logits by T inside the graph (and averages the mirror image when adopted).", "",
+                  "![reliability diagram](reliability.png)", ""]
     if exp:
         lines += ["## Held-out test (onnxruntime)", "", "| model | accuracy | balanced acc. | F1 happy | F1 not_happy |", "|---|---|---|---|---|"]
         for k, name in (("test_fp32", FP32), ("test_int8", INT8)):
             v = exp[k]
             lines.append(f"| {name} | {_pct(v['accuracy'])} | {_pct(v['balanced_accuracy'])} | {_pct(v['happy']['f1'])} | {_pct(v['not_happy']['f1'])} |")
         lines += ["", f"int8 and fp32 give the same label on {_pct(exp['int8_fp32_label_agreement'])}% of test images; "
-                  f"int8 calibrated on {exp['calibration_images']} training faces.", "", "![test confusion](test_confusion.png)", ""]
+                  f"int8 calibrated on {exp['calibration_images']} training faces.", ""]
+        if exp.get("test_ece_fp32") is not None:
+            lines += [f"Expected calibration error on the test set (15 bins): fp32 {exp['test_ece_fp32']:.4f}, "
+                      f"int8 {exp['test_ece_int8']:.4f}.", ""]
+        lines += ["![test confusion](test_confusion.png)", ""]
     if fit:
         secs = ", ".join("%.0f" % r["seconds"] for r in fit["history"])
         lines += ["## Final fit", "", f"Settings: `{json.dumps(fit['config'])}`", "", f"Seconds per epoch: {secs}.", ""]
     lines += [f"Platform: {platform}; report written {time.strftime('%Y-%m-%d %H:%M %Z')}.", ""]
     (out / "README.md").write_text("\n".join(lines))
     _json_summary = {"prepare": prep, "compare": comp, "export": exp,
-                     "cv": [{"fold": f["fold"], "val": f["val"]} for f in folds]}
+                     "cv": [{"fold": f["fold"], "val": f["val"], "val_flip_averaged": f.get("val_flip_averaged")}
+                            for f in folds],
+                     "calibration": {k: v for k, v in (cal or {}).items() if not k.startswith("reliability")},
+                     "ablations": {n: {"change": a["change"], "val": a["val"]} for n, a in ablations.items()}}
     (out / "metrics.json").write_text(json.dumps(_json_summary, indent=1))
     from .card import write_card
 
-    write_card(args, prep, comp, exp, fit, folds)
+    write_card(args, prep, comp, exp, fit, folds, cal, ablations)
     print(f"report written to {out}", flush=True)

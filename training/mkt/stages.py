@@ -14,7 +14,8 @@ import torch
 
 from . import data, preprocess
 from .model import Exported, MoodNet
-from .train import TrainConfig, fit as train_fit, metrics, predict
+from .train import (TrainConfig, ece, fit as train_fit, fit_temperature, logits_of, metrics, predict,
+                    probs_from_logits)
 
 FP32 = "moodkiosk-fp32.onnx"
 INT8 = "moodkiosk-int8.onnx"
@@ -37,10 +38,12 @@ def prepare(args: Namespace) -> None:
     t0 = time.time()
     ds = data.load(args.data, args.labels, args.ferplus)
     images, target, usage, group, ids = ds.images, ds.target, ds.usage, ds.group, ds.ids
+    soft = ds.soft_target()
     for i, extra in enumerate(args.extra):
         ex = data.load_image_folder(extra)
         images = np.concatenate([images, ex.images])
         target = np.concatenate([target, ex.target])
+        soft = np.concatenate([soft, ex.soft_target()])
         usage = np.concatenate([usage, np.where(ex.usage == "PrivateTest", "PrivateTest", "Training")])
         group = np.concatenate([group, ex.group + 20_000_000 * (i + 1)])
         ids = np.concatenate([ids, np.array([f"{extra}/{p}" for p in ex.ids])])
@@ -51,14 +54,16 @@ def prepare(args: Namespace) -> None:
             idx = np.flatnonzero(usage == u)
             keep[rng.choice(idx, min(args.limit, len(idx)), replace=False)] = True
         images, target, usage, group, ids = images[keep], target[keep], usage[keep], group[keep], ids[keep]
-    sub = data.Dataset(images, target, usage, group, ids)
+        soft = soft[keep]
+    sub = data.Dataset(images, target, usage, group, ids, soft=soft)
     train_mask, test_mask, leaked = data.test_mask(sub)
     folds = data.stratified_group_folds(target[train_mask], group[train_mask], args.folds)
     args.work.mkdir(parents=True, exist_ok=True)
     np.savez(
         args.work / "data.npz",
-        x_train=images[train_mask], y_train=target[train_mask], g_train=group[train_mask], folds=folds,
-        x_test=images[test_mask], y_test=target[test_mask], ids_test=ids[test_mask],
+        x_train=images[train_mask], y_train=target[train_mask], s_train=soft[train_mask],
+        g_train=group[train_mask], folds=folds,
+        x_test=images[test_mask], y_test=target[test_mask], s_test=soft[test_mask], ids_test=ids[test_mask],
     )
     meta = {
         "source": str(args.data), "labels": ds.labels, "extra": [str(e) for e in args.extra],
@@ -102,6 +107,13 @@ def _fold_split(d: dict, f: int):
     return d["x_train"][tr], d["y_train"][tr], d["x_train"][~tr], d["y_train"][~tr]
 
 
+def _soft(d: dict, mask=None):
+    """The training pool's FER+ vote fractions (the hard targets for a data.npz made before)."""
+    s = d.get("s_train")
+    s = d["y_train"].astype(np.float32) if s is None else s
+    return s if mask is None else s[mask]
+
+
 def compare(args: Namespace) -> None:
     out = args.work / "compare.json"
     if out.exists():
@@ -113,7 +125,8 @@ def compare(args: Namespace) -> None:
     for width in (0.5, 1.0):
         cfg = TrainConfig(width=width, epochs=args.compare_epochs)
         t0 = time.time()
-        model, hist = train_fit(cfg, xtr, ytr, args.work / "compare" / f"w{width}", xva, yva, f"compare w{width}")
+        model, hist = train_fit(cfg, xtr, ytr, args.work / "compare" / f"w{width}", xva, yva, f"compare w{width}",
+                                s_train=_soft(d, d["folds"] != 0))
         m = metrics(yva, predict(model, xva))
         res[str(width)] = {"epochs": cfg.epochs, "val_accuracy": m["accuracy"],
                            "val_balanced_accuracy": m["balanced_accuracy"],
@@ -138,7 +151,7 @@ def fit(args: Namespace) -> None:
     d = _load(args)
     cfg = TrainConfig(width=_width(args), epochs=args.epochs)
     t0 = time.time()
-    model, hist = train_fit(cfg, d["x_train"], d["y_train"], args.work / "fit", label="fit")
+    model, hist = train_fit(cfg, d["x_train"], d["y_train"], args.work / "fit", label="fit", s_train=_soft(d))
     torch.save({"width": cfg.width, "state": model.state_dict()}, args.work / "fit" / "model.pt")
     _json(args.work / "fit" / "summary.json", {"config": cfg.__dict__, "history": hist,
                                                "wall_seconds_this_run": time.time() - t0})
@@ -177,14 +190,21 @@ def export(args: Namespace) -> None:
     model = _fit_model(args)
     args.out.mkdir(parents=True, exist_ok=True)
     fp32 = args.out / FP32
+    cal = _read_json(args.work / "calibration.json") or {}
+    temperature = float(cal.get("temperature", 1.0))
+    tta = {"on": True, "off": False}.get(getattr(args, "tta", "auto"), bool(cal.get("tta", {}).get("adopted", False)))
+    exported = Exported(model, temperature=temperature, flip_average=tta).eval()
     dummy = torch.zeros(1, 1, preprocess.SIZE, preprocess.SIZE)
-    torch.onnx.export(Exported(model), (dummy,), str(fp32), opset_version=13, input_names=["input"],
+    torch.onnx.export(exported, (dummy,), str(fp32), opset_version=13, input_names=["input"],
                       output_names=["probs"], dynamo=False)
     d = _load(args)
-    torch_p = predict(model, d["x_test"])
+    with torch.no_grad():
+        torch_p = np.concatenate([exported(torch.from_numpy(d["x_test"][i:i + 1]).unsqueeze(1))[:, 1].numpy()
+                                  for i in range(len(d["x_test"]))]) if len(d["x_test"]) else np.zeros(0)
     p32 = _ort_probs(fp32, d["x_test"])
     _json(args.work / "export_fp32.json", {
-        "max_abs_torch_vs_onnx_fp32": float(np.abs(torch_p - p32).max()) if len(p32) else 0.0})
+        "max_abs_torch_vs_onnx_fp32": float(np.abs(torch_p - p32).max()) if len(p32) else 0.0,
+        "temperature": temperature, "flip_average": tta})
     quantize(args)
 
 
@@ -221,10 +241,15 @@ def quantize(args: Namespace) -> None:
     keep_float = [n.name for n in graph.node if n.op_type in ("Gemm", "MatMul")]
     keep_float += [n.name for n in graph.node if n.op_type == "Conv"][:1]
     keep_float += [n.name for n in graph.node if n.op_type == "Softmax"]
+    if getattr(args, "depthwise_float", False):
+        keep_float += [n.name for n in graph.node if n.op_type == "Conv" and
+                       any(a.name == "group" and a.i > 1 for a in n.attribute)]
+    symmetric = bool(getattr(args, "symmetric_activations", False))
     quantize_static(str(pre), str(int8), _Calib(cal), quant_format=QuantFormat.QOperator,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=args.per_channel,
                     calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=keep_float,
-                    op_types_to_quantize=["Conv", "Clip", "Relu"], extra_options={"CalibPercentile": 99.99})
+                    op_types_to_quantize=["Conv", "Clip", "Relu"],
+                    extra_options={"CalibPercentile": 99.99, "ActivationSymmetric": symmetric})
     ops: dict[str, int] = {}
     for n in onnx.load(str(int8)).graph.node:
         ops[n.op_type] = ops.get(n.op_type, 0) + 1
@@ -236,12 +261,17 @@ def quantize(args: Namespace) -> None:
         (_read_json(args.out / "report" / "metrics.json") or {}).get("export") or {}
     res = {
         "calibration_images": n_cal,
-        "quantization": {"format": "QOperator", "activations": "int8 (asymmetric)", "weights": "int8",
+        "quantization": {"format": "QOperator",
+                         "activations": "int8 (symmetric)" if symmetric else "int8 (asymmetric)", "weights": "int8",
                          "per_channel": bool(args.per_channel), "calibration": "percentile 99.99",
+                         "depthwise_float": bool(getattr(args, "depthwise_float", False)),
                          "kept_float": keep_float, "operators": dict(sorted(ops.items()))},
         "test_fp32": metrics(y, p32),
         "test_int8": metrics(y, p8),
         "int8_fp32_label_agreement": float(((p8 >= 0.5) == (p32 >= 0.5)).mean()),
+        "test_ece_fp32": ece(y, p32)[0] if len(y) else None,
+        "test_ece_int8": ece(y, p8)[0] if len(y) else None,
+        "test_reliability_fp32": ece(y, p32)[1] if len(y) else None,
         "max_abs_torch_vs_onnx_fp32": prev.get("max_abs_torch_vs_onnx_fp32"),
         "files": {},
     }
@@ -270,10 +300,86 @@ def cv(args: Namespace) -> None:
             continue
         xtr, ytr, xva, yva = _fold_split(d, f)
         cfg = TrainConfig(width=width, epochs=args.cv_epochs, seed=f)
-        model, hist = train_fit(cfg, xtr, ytr, out.parent, xva, yva, f"cv fold {f + 1}/{args.folds}")
-        m = metrics(yva, predict(model, xva))
-        _json(out, {"fold": f, "config": cfg.__dict__, "val": m, "history": hist})
+        model, hist = train_fit(cfg, xtr, ytr, out.parent, xva, yva, f"cv fold {f + 1}/{args.folds}",
+                                s_train=_soft(d, d["folds"] != f))
+        lg, lf = logits_of(model, xva), logits_of(model, xva, flip=True)
+        np.savez(out.parent / "val_logits.npz", y=yva, logits=lg, logits_flip=lf)
+        m = metrics(yva, probs_from_logits(lg))
+        m_tta = metrics(yva, (probs_from_logits(lg) + probs_from_logits(lf)) / 2)
+        _json(out, {"fold": f, "config": cfg.__dict__, "val": m, "val_flip_averaged": m_tta, "history": hist})
         (out.parent / "ckpt.pt").unlink(missing_ok=True)  # metrics.json marks the fold done
+
+
+# Test-time flip averaging is adopted when it gains at least this much balanced accuracy on the
+# out-of-fold predictions (it doubles the classifier's work per face).
+TTA_MIN_GAIN = 0.003
+
+
+def calibrate(args: Namespace) -> None:
+    """From the folds' out-of-fold logits: does test-time flip averaging pay (TTA_MIN_GAIN), the
+    temperature that calibrates P(happy) (fitted on the validation folds), ECE (15 bins) before
+    and after, and the reliability diagram's bins -> work/calibration.json."""
+    parts = [np.load(args.work / "cv" / f"fold{f}" / "val_logits.npz") for f in range(args.folds)
+             if (args.work / "cv" / f"fold{f}" / "val_logits.npz").exists()]
+    if not parts:
+        raise SystemExit("no out-of-fold logits: run the cv stage first")
+    y = np.concatenate([p["y"] for p in parts])
+    lg = np.concatenate([p["logits"] for p in parts])
+    lf = np.concatenate([p["logits_flip"] for p in parts])
+    plain, flipped = metrics(y, probs_from_logits(lg)), metrics(y, (probs_from_logits(lg) + probs_from_logits(lf)) / 2)
+    gain = flipped["balanced_accuracy"] - plain["balanced_accuracy"]
+    tta = bool(gain >= TTA_MIN_GAIN)
+    # Flip averaging averages probabilities; its temperature is fitted on the averaged logits'
+    # equivalent: both halves scaled by the same T.
+    def probs(t: float) -> np.ndarray:
+        return (probs_from_logits(lg, t) + probs_from_logits(lf, t)) / 2 if tta else probs_from_logits(lg, t)
+    best_t, best = 1.0, float("inf")
+    for t in np.exp(np.linspace(np.log(0.4), np.log(4.0), 400)):
+        p = probs(float(t)).astype(np.float64)
+        nll = -np.mean(np.log(np.where(y == 1, p, 1 - p) + 1e-12))
+        if nll < best:
+            best_t, best = float(t), nll
+    e_before, bins_before = ece(y, probs(1.0))
+    e_after, bins_after = ece(y, probs(best_t))
+    res = {
+        "out_of_fold_images": int(len(y)),
+        "tta": {"plain": plain, "flip_averaged": flipped, "balanced_accuracy_gain": gain,
+                "rule": f"flip averaging when it gains >= {TTA_MIN_GAIN * 100:.1f} balanced-accuracy points (it doubles the work per face)",
+                "adopted": tta},
+        "temperature": best_t,
+        "temperature_plain_logits": fit_temperature(y, lg),
+        "ece_before": e_before, "ece_after": e_after,
+        "reliability_before": bins_before, "reliability_after": bins_after,
+    }
+    _json(args.work / "calibration.json", res)
+    print(json.dumps({k: v for k, v in res.items() if not k.startswith("reliability")}, indent=1), flush=True)
+
+
+ABLATIONS = {
+    "hard_labels": {"soft_targets": False},
+    "previous_augmentation": {"crop_jitter": False, "degrade": False},
+}
+
+
+def ablate(args: Namespace) -> None:
+    """Each recipe choice's effect on fold 1 (same epochs and seed as the cv stage's fold 1,
+    whose result is the recipe's): the recipe with that choice undone -> work/ablate/*/metrics.json."""
+    d = _load(args)
+    width = _width(args)
+    xtr, ytr, xva, yva = _fold_split(d, 0)
+    for name, change in ABLATIONS.items():
+        out = args.work / "ablate" / name / "metrics.json"
+        if out.exists():
+            print(f"ablation {name} done, skipping", flush=True)
+            continue
+        cfg = TrainConfig(width=width, epochs=args.cv_epochs, seed=0, **change)
+        model, hist = train_fit(cfg, xtr, ytr, out.parent, xva, yva, f"ablate {name}", s_train=_soft(d, d["folds"] != 0))
+        lg, lf = logits_of(model, xva), logits_of(model, xva, flip=True)
+        _json(out, {"ablation": name, "change": change, "config": cfg.__dict__,
+                    "val": metrics(yva, probs_from_logits(lg)),
+                    "val_flip_averaged": metrics(yva, (probs_from_logits(lg) + probs_from_logits(lf)) / 2),
+                    "history": hist})
+        (out.parent / "ckpt.pt").unlink(missing_ok=True)
 
 
 def report(args: Namespace) -> None:

@@ -28,19 +28,86 @@ class TrainConfig:
     rotate_deg: float = 15.0
     seed: int = 0
     pretrained: bool = True
+    # FER+ vote fractions as targets (the FER+ paper's probability scheme) instead of 0/1.
+    soft_targets: bool = True
+    # Crops jittered as detector boxes vary around a face (scale, shift, aspect, rotation).
+    crop_jitter: bool = True
+    # Camera-like damage: blur, sensor noise, JPEG re-compression, low resolution, low light.
+    degrade: bool = True
 
 
-def augment(x: torch.Tensor, g: torch.Generator, rotate_deg: float) -> torch.Tensor:
-    """Random rotation, horizontal flip, small scale / shift, brightness / contrast / gamma jitter."""
+def _jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
+    """One 96x96 image through JPEG at `quality` (PIL, as a webcam's MJPEG would)."""
+    import io
+
+    from PIL import Image
+
+    a = (x[0].numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="JPEG", quality=quality)
+    buf.seek(0)
+    b = np.asarray(Image.open(buf).convert("L"), dtype=np.float32) / 255.0
+    return torch.from_numpy(b)[None]
+
+
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    r = max(1, int(math.ceil(2.5 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-(t**2) / (2 * sigma * sigma))
+    k = k / k.sum()
+    x = F.conv2d(F.pad(x[None], (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))[0]
+
+
+def degrade(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Per image, each with its own chance: Gaussian blur (sigma 0.4-1.6 px), low resolution
+    (down to 28-60 px and back), low light (gain 0.3-0.75 with a darker gamma), sensor noise
+    (sigma 1-5% of full scale), JPEG re-compression (quality 25-90)."""
+    n = x.shape[0]
+    r = lambda: float(torch.rand(1, generator=g))  # noqa: E731
+    out = []
+    for i in range(n):
+        xi = x[i]
+        if r() < 0.25:
+            xi = _blur(xi, 0.4 + 1.2 * r())
+        if r() < 0.2:
+            side = int(28 + 32 * r())
+            xi = F.interpolate(xi[None], size=(side, side), mode="area")
+            xi = F.interpolate(xi, size=x.shape[-2:], mode="bilinear", align_corners=False)[0]
+        if r() < 0.25:
+            xi = (xi * (0.3 + 0.45 * r())).clamp_min(1e-6) ** (1.0 + 0.3 * r())
+        if r() < 0.3:
+            xi = xi + torch.randn(xi.shape, generator=g) * (0.01 + 0.04 * r())
+        xi = xi.clamp(0, 1)
+        if r() < 0.3:
+            xi = _jpeg(xi, int(25 + 65 * r()))
+        out.append(xi)
+    return torch.stack(out)
+
+
+def augment(x: torch.Tensor, g: torch.Generator, cfg: "TrainConfig") -> torch.Tensor:
+    """Random rotation, horizontal flip, scale / shift (with crop jitter: the spread of detector
+    boxes, and a little aspect change), brightness / contrast / gamma jitter; then, with
+    `degrade`, camera-like damage."""
     n = x.shape[0]
     u = lambda lo, hi: torch.rand(n, generator=g) * (hi - lo) + lo  # noqa: E731
-    ang = u(-rotate_deg, rotate_deg) * math.pi / 180
-    scale = u(0.88, 1.12)
+    ang = u(-cfg.rotate_deg, cfg.rotate_deg) * math.pi / 180
     flip = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0)
-    tx, ty = u(-0.08, 0.08), u(-0.08, 0.08)
-    cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
+    if cfg.crop_jitter:
+        # A detector box around the same face varies by about +-15% in side and +-6% in centre
+        # (tests/detection.rs measures BlazeFace against FER framing), boxes are not quite
+        # square (aspect +-6%).
+        scale = u(0.84, 1.18)
+        aspect = u(0.94, 1.06)
+        tx, ty = u(-0.07, 0.07), u(-0.07, 0.07)
+    else:
+        scale = u(0.88, 1.12)
+        aspect = torch.ones(n)
+        tx, ty = u(-0.08, 0.08), u(-0.08, 0.08)
+    sx, sy = scale * aspect, scale / aspect
+    cos, sin = torch.cos(ang), torch.sin(ang)
     theta = torch.stack(
-        [torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1
+        [torch.stack([cos / sx * flip, -sin / sy, tx], 1), torch.stack([sin / sx * flip, cos / sy, ty], 1)], 1
     )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
@@ -49,7 +116,8 @@ def augment(x: torch.Tensor, g: torch.Generator, rotate_deg: float) -> torch.Ten
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = ((x - mean) * contrast + mean + bright).clamp(0, 1)
     gamma = torch.exp(u(-0.3, 0.3)).view(n, 1, 1, 1)
-    return x.clamp_min(1e-6) ** gamma
+    x = x.clamp_min(1e-6) ** gamma
+    return degrade(x, g) if cfg.degrade else x
 
 
 def class_weights(y: np.ndarray) -> torch.Tensor:
@@ -77,13 +145,57 @@ def metrics(y: np.ndarray, p_happy: np.ndarray) -> dict:
 
 
 @torch.no_grad()
-def predict(model: MoodNet, images: np.ndarray, batch: int = 256) -> np.ndarray:
+def logits_of(model: MoodNet, images: np.ndarray, flip: bool = False, batch: int = 256) -> np.ndarray:
+    """N x 2 logits; `flip`: of the horizontally mirrored images."""
     model.eval()
     out = []
     for i in range(0, len(images), batch):
-        x = torch.from_numpy(images[i : i + batch]).unsqueeze(1).contiguous(memory_format=torch.channels_last)
-        out.append(torch.softmax(model(x), 1)[:, 1].numpy())
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        x = torch.from_numpy(images[i : i + batch]).unsqueeze(1)
+        if flip:
+            x = torch.flip(x, dims=[3])
+        out.append(model(x.contiguous(memory_format=torch.channels_last)).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
+
+
+def probs_from_logits(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """P(happy) of N x 2 logits."""
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e[:, 1] / e.sum(axis=1)).astype(np.float32)
+
+
+def predict(model: MoodNet, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    return probs_from_logits(logits_of(model, images, batch=batch))
+
+
+def ece(y: np.ndarray, p_happy: np.ndarray, bins: int = 15) -> tuple[float, list[dict]]:
+    """Expected calibration error of P(happy) (15 equal-width bins: |observed happy rate - mean
+    P(happy)| weighted by the bin's share), and the reliability diagram's bins."""
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p_happy, edges[1:-1]), 0, bins - 1)
+    total, rows = 0.0, []
+    for b in range(bins):
+        m = idx == b
+        if not m.any():
+            rows.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": 0})
+            continue
+        conf, freq = float(p_happy[m].mean()), float(y[m].mean())
+        total += m.mean() * abs(freq - conf)
+        rows.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(m.sum()),
+                     "mean_p_happy": conf, "happy_rate": freq})
+    return float(total), rows
+
+
+def fit_temperature(y: np.ndarray, logits: np.ndarray) -> float:
+    """The temperature T minimising the negative log-likelihood of softmax(logits / T)."""
+    best_t, best = 1.0, float("inf")
+    for t in np.exp(np.linspace(np.log(0.4), np.log(4.0), 400)):
+        p = probs_from_logits(logits, t).astype(np.float64)
+        nll = -np.mean(np.log(np.where(y == 1, p, 1 - p) + 1e-12))
+        if nll < best:
+            best_t, best = float(t), nll
+    return best_t
 
 
 def fit(
@@ -94,6 +206,7 @@ def fit(
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     label: str = "",
+    s_train: np.ndarray | None = None,
 ) -> tuple[MoodNet, list[dict]]:
     """Train (resuming from ``workdir/ckpt.pt`` when present) and return the model and per-epoch history."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -129,6 +242,8 @@ def fit(
     g = torch.Generator().manual_seed(cfg.seed * 1000 + start_epoch)
     xt = torch.from_numpy(x_train)
     yt = torch.from_numpy(y_train)
+    soft = cfg.soft_targets and s_train is not None
+    st = torch.from_numpy(s_train.astype(np.float32)) if soft else None
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
         perm = torch.randperm(len(xt), generator=g)
@@ -136,10 +251,17 @@ def fit(
         seen, loss_sum, correct = 0, 0.0, 0
         for b in range(steps_per_epoch):
             idx = perm[b * cfg.batch : (b + 1) * cfg.batch]
-            xb = augment(xt[idx].unsqueeze(1), g, cfg.rotate_deg).contiguous(memory_format=torch.channels_last)
+            xb = augment(xt[idx].unsqueeze(1), g, cfg).contiguous(memory_format=torch.channels_last)
             yb = yt[idx]
             logits = model(xb)
-            loss = F.cross_entropy(logits, yb, weight=wts, label_smoothing=cfg.label_smoothing)
+            if st is not None:
+                # Cross-entropy against the vote distribution, each image weighted by its class.
+                sb = st[idx]
+                target = torch.stack([1 - sb, sb], 1)
+                per = -(target * F.log_softmax(logits, 1)).sum(1)
+                loss = (per * wts[yb]).sum() / wts[yb].sum()
+            else:
+                loss = F.cross_entropy(logits, yb, weight=wts, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -73,7 +73,8 @@ async function classify(file) {
   const n = a.faces.length;
   setState(n === 0
     ? `No face found (${Math.round(a.total_ms)} ms). Try a photo where the face is larger and looks at the camera.`
-    : `${n} face${n === 1 ? "" : "s"} found in ${Math.round(a.total_ms)} ms.`);
+    : `${n} face${n === 1 ? "" : "s"} found in ${Math.round(a.total_ms)} ms` +
+      (a.padded ? " (the photo is a tight face crop: found after adding a border around it)." : "."));
   const list = el("faces");
   a.faces.forEach((f, i) => {
     const li = document.createElement("li");
