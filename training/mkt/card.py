@@ -38,10 +38,10 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
     if exp:
         for name, f in exp["files"].items():
             L.append(f"| `{name}` | `{f['sha256']}` | {f['bytes']:,} |")
-    L += ["", "`moodkiosk` compiles `moodkiosk-fp32.onnx` into its binary (`classifier.model = \"builtin\"`) "
-          "on every architecture: through tract the int8 model was slower on x86 and executed about 11 times "
-          "the instructions per face on a Cortex-A72 / A76 (`scripts/arm-count.sh`, README *Speed*); "
-          "`moodkiosk-int8.onnx` ships beside it for `classifier.model` (see *Runtime* below).", "",
+    L += ["", "`moodkiosk` compiles one of them into its binary (`classifier.model = \"builtin\"`): "
+          "`moodkiosk-int8.onnx` on ARM (Raspberry Pi), where tract runs it with integer kernels, and "
+          "`moodkiosk-fp32.onnx` on x86, where tract's float kernels are faster than its integer ones "
+          "(see *Runtime* below).", "",
           "## Interface", "",
           "- input `input`: float32 `[1, 1, 96, 96]`, gray, values in [0, 1]",
           "- output `probs`: float32 `[1, 2]`, softmax, order **[not_happy, happy]**; the label is the larger one "
