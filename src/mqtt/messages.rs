@@ -11,12 +11,10 @@
 //! Home Assistant device discovery: `<discovery_prefix>/device/moodkiosk_<kiosk_id>/config`
 //! ([`discovery`]), retained; an empty retained payload removes the device.
 
-use chrono::{DateTime, Local};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::MqttSettings;
-use crate::journal::rfc3339;
 use crate::telemetry::State;
 use crate::web::today::{Bar, Today};
 
@@ -240,11 +238,6 @@ pub fn discovery(t: &Topics) -> String {
         "qos": 1,
     })
     .to_string()
-}
-
-/// RFC 3339 now, for `updated` fields.
-pub fn now_text(now: DateTime<Local>) -> String {
-    rfc3339(now)
 }
 
 #[cfg(test)]

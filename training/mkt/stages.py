@@ -333,12 +333,7 @@ def calibrate(args: Namespace) -> None:
     # equivalent: both halves scaled by the same T.
     def probs(t: float) -> np.ndarray:
         return (probs_from_logits(lg, t) + probs_from_logits(lf, t)) / 2 if tta else probs_from_logits(lg, t)
-    best_t, best = 1.0, float("inf")
-    for t in np.exp(np.linspace(np.log(0.4), np.log(4.0), 400)):
-        p = probs(float(t)).astype(np.float64)
-        nll = -np.mean(np.log(np.where(y == 1, p, 1 - p) + 1e-12))
-        if nll < best:
-            best_t, best = float(t), nll
+    best_t = fit_temperature(y, lg, probs)
     e_before, bins_before = ece(y, probs(1.0))
     e_after, bins_after = ece(y, probs(best_t))
     res = {

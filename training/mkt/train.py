@@ -187,11 +187,13 @@ def ece(y: np.ndarray, p_happy: np.ndarray, bins: int = 15) -> tuple[float, list
     return float(total), rows
 
 
-def fit_temperature(y: np.ndarray, logits: np.ndarray) -> float:
-    """The temperature T minimising the negative log-likelihood of softmax(logits / T)."""
+def fit_temperature(y: np.ndarray, logits: np.ndarray, probs=None) -> float:
+    """The temperature T minimising the negative log-likelihood of softmax(logits / T), or of
+    ``probs(T)`` (P(happy) for temperature T) when given."""
+    probs = probs or (lambda t: probs_from_logits(logits, t))
     best_t, best = 1.0, float("inf")
     for t in np.exp(np.linspace(np.log(0.4), np.log(4.0), 400)):
-        p = probs_from_logits(logits, t).astype(np.float64)
+        p = probs(float(t)).astype(np.float64)
         nll = -np.mean(np.log(np.where(y == 1, p, 1 - p) + 1e-12))
         if nll < best:
             best_t, best = float(t), nll
