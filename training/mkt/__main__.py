@@ -1,18 +1,20 @@
 """moodkiosk model factory: ``python -m mkt [stage] [options]``.
 
-Stages (each runs alone and resumes; ``all`` runs them in order):
+Stages (each runs alone and resumes; ``all`` runs them in this order, so that the models exist
+before the remaining folds and the ablations, which only measure the recipe, train):
   prepare  read the data, clean it, build folds and the de-duplicated test set -> work/data.npz
            (and its manifest, work/test_manifest.csv)
   manifest only the test-set manifest (path,label,group) for `moodkiosk eval --manifest`, from
            index.csv alone
-  compare  width 0.5 vs 1.0 on fold 0 -> work/compare.json
+  compare  width 0.5 vs 1.0 on fold 1 -> work/compare.json
+  calibrate  cross-validation fold 1 first (-> work/cv/fold0/), then from its out-of-fold
+           logits: test-time flip averaging or not, the temperature, ECE before / after ->
+           work/calibration.json (the export stage builds both in)
   fit      final model on the whole training pool -> work/fit/
   export   ONNX fp32 into models/, then the quantize stage
   quantize models/moodkiosk-fp32.onnx -> int8 (QOperator, integer kernels in tract), scored on the
            test set with onnxruntime (needs only the prepare stage and the committed fp32 model)
-  cv       5-fold cross-validation -> work/cv/fold*/ (with each fold's out-of-fold logits)
-  calibrate  from the out-of-fold logits: test-time flip averaging or not, the temperature,
-           ECE before / after -> work/calibration.json (the export stage builds both in)
+  cv       5-fold cross-validation -> work/cv/fold*/ (fold 1 is already there from calibrate)
   ablate   each recipe choice undone on fold 1 -> work/ablate/*/
   report   charts and tables into models/report/, models/MODEL_CARD.md
 """
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    order = (["prepare", "compare", "cv", "calibrate", "ablate", "fit", "export", "report"]
+    order = (["prepare", "compare", "calibrate", "fit", "export", "cv", "ablate", "report"]
              if args.stage == "all" else [args.stage])
     for st in order:
         print(f"== stage {st}", flush=True)

@@ -104,7 +104,7 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               f"{'adopted' if t['adopted'] else 'not adopted'} ({t['rule']})"
               + ("" if flip_average == t["adopted"] else
                  f"; the export was forced to {'use' if flip_average else 'skip'} it (`--tta`)") + ".",
-              f"- Calibration: temperature {cal['temperature']:.3f} fitted on the validation folds; expected calibration "
+              f"- Calibration: temperature {cal['temperature']:.3f} fitted on the validation faces of cross-validation fold {cal.get('fold', 1)}; expected calibration "
               f"error of P(happy) (15 bins) {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after, out of fold"
               + (f"; on the test set {exp['test_ece_fp32']:.4f} (fp32), {exp['test_ece_int8']:.4f} (int8)"
                  if exp and exp.get("test_ece_fp32") is not None else "") + " (reliability diagram: `models/report/`).", ""]
@@ -112,6 +112,8 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
         L += [f"- Width chosen by the compare stage: 0.5 reached {_pct(comp['0.5']['val_accuracy'])} and 1.0 "
               f"{_pct(comp['1.0']['val_accuracy'])} validation accuracy on fold 1 after {comp['1.0']['epochs']} epochs; "
               f"rule: {comp['rule']}; chosen **{comp['chosen']}**.", ""]
+    else:
+        L += [f"- Width {args.width} given with `--width` (the compare stage has not run).", ""]
     if folds:
         accs = np.array([f["val"]["accuracy"] for f in folds])
         bals = np.array([f["val"]["balanced_accuracy"] for f in folds])

@@ -176,11 +176,11 @@ def write_report(args: Namespace, platform: str) -> None:
         lines.append("")
     if cal:
         t = cal["tta"]
-        lines += ["## Test-time flip averaging and calibration (out-of-fold predictions of all folds)", "",
-                  f"{cal['out_of_fold_images']} out-of-fold images. Balanced accuracy {_pct(t['plain']['balanced_accuracy'])}% "
+        lines += ["## Test-time flip averaging and calibration (out-of-fold predictions of fold 1)", "",
+                  f"{cal['out_of_fold_images']} validation images of fold {cal.get('fold', 1)} (the model trained on the other four folds). Balanced accuracy {_pct(t['plain']['balanced_accuracy'])}% "
                   f"alone, {_pct(t['flip_averaged']['balanced_accuracy'])}% averaged with the mirror image "
                   f"({t['balanced_accuracy_gain'] * 100:+.2f} points); rule: {t['rule']}; adopted: **{t['adopted']}**.", "",
-                  f"Temperature fitted on the validation folds (negative log-likelihood): **T = {cal['temperature']:.3f}**; "
+                  f"Temperature fitted on them (negative log-likelihood): **T = {cal['temperature']:.3f}**; "
                   f"expected calibration error of P(happy), 15 bins: {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after. "
                   "The export stage divides the logits by T inside the graph (and averages the mirror image when adopted).", "",
                   "![reliability diagram](reliability.png)", ""]
