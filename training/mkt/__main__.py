@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
                          "per group, slower than float)")
     ap.add_argument("--symmetric-activations", action=argparse.BooleanOptionalAction, default=True,
                     help="int8 activations with zero point 0 (default: no zero-point compensation ops)")
+    ap.add_argument("--pointwise-matmul", action=argparse.BooleanOptionalAction, default=False,
+                    help="rewrite the int8 1x1 convolutions as MatMulInteger over all positions (mkt/tractgraph.py)")
+    ap.add_argument("--float-blocks", default="",
+                    help="MobileNetV2 feature blocks (e.g. 15,16,17,18) whose convolutions stay float in the int8 model")
     ap.add_argument("--tta", choices=["auto", "on", "off"], default="auto",
                     help="test-time flip averaging in the exported model: as the calibrate stage decided, or forced")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")

@@ -184,6 +184,15 @@ def write_report(args: Namespace, platform: str) -> None:
                   f"expected calibration error of P(happy), 15 bins: {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after. "
                   "The export stage divides the logits by T inside the graph (and averages the mirror image when adopted).", "",
                   "![reliability diagram](reliability.png)", ""]
+        if cal.get("confidence_bands"):
+            mc = cal["min_confidence"]
+            lines += ["Votes by confidence (max(P(happy), 1 - P(happy)), calibrated, the same validation faces): "
+                      "the daemon counts a frame's mood as a vote from `steady.min_confidence`.", "",
+                      "| confidence | faces | share | right | share at or above |", "|---|---|---|---|---|"]
+            lines += [f"| {r['lo']:.2f}-{r['hi']:.2f} | {r['n']} | {_pct(r['share'])}% | "
+                      f"{'-' if r['right'] is None else _pct(r['right']) + '%'} | {_pct(r['share_at_or_above'])}% |"
+                      for r in cal["confidence_bands"]]
+            lines += ["", f"Rule: {mc['rule']}: **steady.min_confidence = {mc['value']:.2f}**.", ""]
     if exp:
         lines += ["## Held-out test (onnxruntime)", "", "| model | accuracy | balanced acc. | F1 happy | F1 not_happy |", "|---|---|---|---|---|"]
         for k, name in (("test_fp32", FP32), ("test_int8", INT8)):

@@ -244,12 +244,22 @@ def quantize(args: Namespace) -> None:
     if getattr(args, "depthwise_float", False):
         keep_float += [n.name for n in graph.node if n.op_type == "Conv" and
                        any(a.name == "group" and a.i > 1 for a in n.attribute)]
+    blocks = [b for b in str(getattr(args, "float_blocks", "") or "").split(",") if b.strip()]
+    keep_float += [n.name for n in graph.node if n.op_type == "Conv" and
+                   any(f"/features.{b.strip()}/" in n.name for b in blocks)]
     symmetric = bool(getattr(args, "symmetric_activations", False))
     quantize_static(str(pre), str(int8), _Calib(cal), quant_format=QuantFormat.QOperator,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=args.per_channel,
                     calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=keep_float,
                     op_types_to_quantize=["Conv", "Clip", "Relu"],
                     extra_options={"CalibPercentile": 99.99, "ActivationSymmetric": symmetric})
+    rewritten = 0
+    if getattr(args, "pointwise_matmul", False):
+        from .tractgraph import pointwise_as_matmul
+
+        if not symmetric:
+            raise SystemExit("--pointwise-matmul needs symmetric activations (zero points 0)")
+        rewritten = pointwise_as_matmul(int8, int8)
     ops: dict[str, int] = {}
     for n in onnx.load(str(int8)).graph.node:
         ops[n.op_type] = ops.get(n.op_type, 0) + 1
@@ -265,7 +275,8 @@ def quantize(args: Namespace) -> None:
                          "activations": "int8 (symmetric)" if symmetric else "int8 (asymmetric)", "weights": "int8",
                          "per_channel": bool(args.per_channel), "calibration": "percentile 99.99",
                          "depthwise_float": bool(getattr(args, "depthwise_float", False)),
-                         "kept_float": keep_float, "operators": dict(sorted(ops.items()))},
+                         "kept_float": keep_float, "float_blocks": blocks,
+                         "pointwise_as_matmul": rewritten, "operators": dict(sorted(ops.items()))},
         "test_fp32": metrics(y, p32),
         "test_int8": metrics(y, p8),
         "int8_fp32_label_agreement": float(((p8 >= 0.5) == (p32 >= 0.5)).mean()),
@@ -341,6 +352,7 @@ def calibrate(args: Namespace) -> None:
     best_t = fit_temperature(y, lg, probs)
     e_before, bins_before = ece(y, probs(1.0))
     e_after, bins_after = ece(y, probs(best_t))
+    bands, min_conf = confidence_bands(y, probs(best_t))
     res = {
         "fold": CALIBRATION_FOLD + 1,
         "out_of_fold_images": int(len(y)),
@@ -351,9 +363,40 @@ def calibrate(args: Namespace) -> None:
         "temperature_plain_logits": fit_temperature(y, lg),
         "ece_before": e_before, "ece_after": e_after,
         "reliability_before": bins_before, "reliability_after": bins_after,
+        "confidence_bands": bands,
+        "min_confidence": {"value": min_conf,
+                           "rule": f"the lowest confidence from which every band's votes are right >= "
+                                   f"{MIN_VOTE_ACCURACY:.0%} of the time (calibrated, fold {CALIBRATION_FOLD + 1})"},
     }
     _json(args.work / "calibration.json", res)
     print(json.dumps({k: v for k, v in res.items() if not k.startswith("reliability")}, indent=1), flush=True)
+
+
+# steady.min_confidence: a frame's mood counts as a vote from the confidence at which the
+# calibrated model's votes are right at least this often.
+MIN_VOTE_ACCURACY = 0.75
+
+
+def confidence_bands(y: np.ndarray, p_happy: np.ndarray, step: float = 0.05) -> tuple[list[dict], float]:
+    """Votes by confidence max(p, 1 - p) in bands of `step` from 0.5: count, share of all, and how
+    often right; and the lowest band start from which every band (of at least 30 faces) is right
+    >= MIN_VOTE_ACCURACY."""
+    conf = np.maximum(p_happy, 1 - p_happy)
+    right = (p_happy >= 0.5) == (y == 1)
+    rows = []
+    for lo in np.arange(0.5, 1.0 - 1e-9, step):
+        hi = lo + step
+        m = (conf >= lo) & ((conf < hi) | (hi >= 1.0 - 1e-9))
+        rows.append({"lo": round(float(lo), 2), "hi": round(float(hi), 2), "n": int(m.sum()),
+                     "share": float(m.mean()) if len(m) else 0.0,
+                     "right": float(right[m].mean()) if m.any() else None,
+                     "share_at_or_above": float((conf >= lo).mean()) if len(m) else 0.0})
+    value = 1.0
+    for r in reversed(rows):
+        if r["n"] >= 30 and r["right"] < MIN_VOTE_ACCURACY:  # bands of < 30 faces say too little
+            break
+        value = r["lo"]
+    return rows, float(value)
 
 
 ABLATIONS = {
