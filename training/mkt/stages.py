@@ -384,9 +384,9 @@ def confidence_bands(y: np.ndarray, p_happy: np.ndarray, step: float = 0.05) -> 
     conf = np.maximum(p_happy, 1 - p_happy)
     right = (p_happy >= 0.5) == (y == 1)
     rows = []
-    for lo in np.arange(0.5, 1.0 - 1e-9, step):
-        hi = lo + step
-        m = (conf >= lo) & ((conf < hi) | (hi >= 1.0 - 1e-9))
+    edges = 0.5 + step * np.arange(int(round(0.5 / step)) + 1)
+    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        m = (conf >= lo) & ((conf < hi) | (i == len(edges) - 2))
         rows.append({"lo": round(float(lo), 2), "hi": round(float(hi), 2), "n": int(m.sum()),
                      "share": float(m.mean()) if len(m) else 0.0,
                      "right": float(right[m].mean()) if m.any() else None,
