@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="rewrite the int8 1x1 convolutions as MatMulInteger over all positions (mkt/tractgraph.py)")
     ap.add_argument("--float-blocks", default="",
                     help="MobileNetV2 feature blocks (e.g. 15,16,17,18) whose convolutions stay float in the int8 model")
+    ap.add_argument("--from-fold", type=int, default=0,
+                    help="export cross-validation fold N's model (trained on the other folds) instead of the final fit's")
     ap.add_argument("--tta", choices=["auto", "on", "off"], default="auto",
                     help="test-time flip averaging in the exported model: as the calibrate stage decided, or forced")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")

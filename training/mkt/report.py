@@ -44,6 +44,13 @@ def write_report(args: Namespace, platform: str) -> None:
     comp = _read(args.work / "compare.json")
     exp = _read(args.work / "export.json")
     fit = _read(args.work / "fit" / "summary.json")
+    built = _read(args.work / "export_fp32.json") or {}
+    if built.get("from_fold"):
+        # The shipped model is a cross-validation fold's (export --from-fold): its settings and curve.
+        f = _read(args.work / "cv" / f"fold{built['from_fold'] - 1}" / "metrics.json") or {}
+        n = prep.get("train_pool", {}).get("n", 0) - f.get("val", {}).get("n", 0)
+        fit = {"config": f.get("config", {}), "history": f.get("history", []), "from_fold": built["from_fold"],
+               "train_images": n}
     folds = [_read(args.work / "cv" / f"fold{f}" / "metrics.json") for f in range(args.folds)]
     folds = [f for f in folds if f]
     cal = _read(args.work / "calibration.json")
@@ -86,7 +93,7 @@ def write_report(args: Namespace, platform: str) -> None:
             a1.plot(ep, [r["train_loss"] for r in h], "--", label=f"fold {f['fold'] + 1} train")
             a1.plot(ep, [r["val_loss"] for r in h], "-", label=f"fold {f['fold'] + 1} val")
             a2.plot(ep, [r["val_acc"] for r in h], "-o", label=f"fold {f['fold'] + 1}")
-        if fit:
+        if fit and not fit.get("from_fold"):
             h = fit["history"]
             a1.plot([r["epoch"] for r in h], [r["train_loss"] for r in h], "k:", label="final fit train")
         a1.set_xlabel("epoch")
@@ -206,7 +213,9 @@ def write_report(args: Namespace, platform: str) -> None:
         lines += ["![test confusion](test_confusion.png)", ""]
     if fit:
         secs = ", ".join("%.0f" % r["seconds"] for r in fit["history"])
-        lines += ["## Final fit", "", f"Settings: `{json.dumps(fit['config'])}`", "", f"Seconds per epoch: {secs}.", ""]
+        title = (f"## Shipped model: cross-validation fold {fit['from_fold']}'s (trained on the other folds)"
+                 if fit.get("from_fold") else "## Final fit")
+        lines += [title, "", f"Settings: `{json.dumps(fit['config'])}`", "", f"Seconds per epoch: {secs}.", ""]
     lines += [f"Platform: {platform}; report written {time.strftime('%Y-%m-%d %H:%M %Z')}.", ""]
     (out / "README.md").write_text("\n".join(lines))
     _json_summary = {"prepare": prep, "compare": comp, "export": exp,

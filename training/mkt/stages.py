@@ -158,9 +158,11 @@ def fit(args: Namespace) -> None:
 
 
 def _fit_model(args: Namespace) -> MoodNet:
-    p = args.work / "fit" / "model.pt"
+    """The model to export: the final fit's, or with --from-fold N cross-validation fold N's."""
+    fold = getattr(args, "from_fold", 0)
+    p = args.work / "cv" / f"fold{fold - 1}" / "model.pt" if fold else args.work / "fit" / "model.pt"
     if not p.exists():
-        raise SystemExit(f"{p} missing: run the fit stage first")
+        raise SystemExit(f"{p} missing: run the {'cv' if fold else 'fit'} stage first")
     st = torch.load(p, map_location="cpu", weights_only=True)
     model = MoodNet(st["width"])
     model.load_state_dict(st["state"])
@@ -204,7 +206,7 @@ def export(args: Namespace) -> None:
     p32 = _ort_probs(fp32, d["x_test"])
     _json(args.work / "export_fp32.json", {
         "max_abs_torch_vs_onnx_fp32": float(np.abs(torch_p - p32).max()) if len(p32) else 0.0,
-        "temperature": temperature, "flip_average": tta})
+        "temperature": temperature, "flip_average": tta, "from_fold": getattr(args, "from_fold", 0)})
     quantize(args)
 
 
@@ -316,6 +318,7 @@ def _train_fold(args: Namespace, d: dict, f: int) -> None:
     np.savez(out.parent / "val_logits.npz", y=yva, logits=lg, logits_flip=lf)
     m = metrics(yva, probs_from_logits(lg))
     m_tta = metrics(yva, (probs_from_logits(lg) + probs_from_logits(lf)) / 2)
+    torch.save({"width": cfg.width, "state": model.state_dict()}, out.parent / "model.pt")
     _json(out, {"fold": f, "config": cfg.__dict__, "val": m, "val_flip_averaged": m_tta, "history": hist})
     (out.parent / "ckpt.pt").unlink(missing_ok=True)  # metrics.json marks the fold done
 
