@@ -59,7 +59,7 @@ Priority: optional
 Homepage: https://example.invalid/moodkiosk
 Description: mood kiosk daemon: camera, face, happy / not-happy, LEDs, journal
  Reads a V4L2 camera, finds faces, classifies each as happy or not happy with
- an int8 MobileNetV2 run by tract, shows the result on GPIO LEDs and writes one
+ a MobileNetV2 run by tract, shows the result on GPIO LEDs and writes one
  mood record per visitor to JSON Lines files in /var/lib/moodkiosk/journal.
  In the EU, inferring emotions in workplaces and education institutions is
  prohibited (AI Act, Art. 5(1)(f)); see /usr/share/doc/moodkiosk/README.md.

@@ -16,8 +16,8 @@ use crate::preprocess::{self, SIZE};
 
 static BUILTIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/classifier.onnx"));
 
-/// The file compiled in as the builtin model: `moodkiosk-int8.onnx` on ARM (tract runs it with
-/// integer kernels there), `moodkiosk-fp32.onnx` on other machines (faster than int8 in tract).
+/// The file compiled in as the builtin model: `moodkiosk-fp32.onnx` (through tract the int8
+/// model is slower on x86 and executes 11x the instructions on ARM; build.rs).
 pub const BUILTIN_MODEL: &str = env!("MOODKIOSK_BUILTIN_MODEL");
 
 /// A classifier model: the one compiled into the binary (`"builtin"`), or a file.

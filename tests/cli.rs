@@ -292,8 +292,14 @@ fn bench_times_and_profiles_both_models() {
         assert_eq!(r["classify"]["runs"], 3, "{r}");
         assert!(r["classify"]["median_ms"].as_f64().unwrap() > 0.0, "{r}");
         assert!(r["pipeline"]["median_ms"].as_f64().unwrap() > 0.0, "{r}");
+        // CPU per frame is measured, and one thread cannot use more CPU than twice the wall time.
+        let cpu = r["pipeline_cpu_ms"].as_f64().unwrap();
+        assert!(
+            cpu > 0.0 && cpu < 2.0 * r["pipeline"]["mean_ms"].as_f64().unwrap() + 1.0,
+            "{r}"
+        );
     }
-    assert_eq!(rows[1]["file_bytes"].as_u64(), Some(3_078_355));
+    assert_eq!(rows[1]["file_bytes"].as_u64(), Some(3_237_662));
     // Table: the first model's ratio is 1.00.
     let fp32_row = s
         .lines()

@@ -95,6 +95,17 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
     for k in ["ece_before", "ece_after"] {
         assert!((0.0..=1.0).contains(&cal[k].as_f64().unwrap()), "{cal}");
     }
+    // steady.min_confidence from the votes by confidence band: a band start in [0.5, 1].
+    let mc = cal["min_confidence"]["value"].as_f64().unwrap();
+    assert!((0.5..=1.0).contains(&mc), "{cal}");
+    let bands = cal["confidence_bands"].as_array().unwrap();
+    assert_eq!(bands.len(), 10, "{cal}");
+    let counted: u64 = bands.iter().map(|b| b["n"].as_u64().unwrap()).sum();
+    assert_eq!(
+        counted,
+        cal["out_of_fold_images"].as_u64().unwrap(),
+        "{cal}"
+    );
     // The quantize stage wrote the integer-path format tract runs with integer kernels.
     let q = &export["quantization"];
     assert_eq!(q["format"], "QOperator", "{q}");

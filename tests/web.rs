@@ -205,7 +205,16 @@ fn uploads_are_classified_and_bad_ones_refused_with_json() {
     assert_eq!(today["not_happy"], 0, "the astronaut smiles: {today}");
     let st = get_json(&format!("{}/api/status", k.url));
     assert_eq!(st["camera"]["state"], "up", "{st}");
-    assert_eq!(st["model"], "builtin");
+    match emulated() {
+        true => assert!(
+            st["model"]
+                .as_str()
+                .unwrap()
+                .ends_with("moodkiosk-int8.onnx"),
+            "{st}"
+        ),
+        false => assert_eq!(st["model"], "builtin"),
+    }
     assert_eq!(st["leds"]["backend"], "simulated");
     assert_eq!(st["frame_loop"]["alive"], true);
     assert_eq!(st["last_decision"]["mood"], "happy", "{st}");

@@ -56,6 +56,9 @@ pub struct Args {
     /// matrix-product kernels tract picked), over --runs runs.
     #[arg(long)]
     profile: bool,
+    /// How many of the slowest nodes the profile lists.
+    #[arg(long, default_value_t = 12, requires = "profile")]
+    profile_nodes: usize,
 }
 
 /// Latency statistics in milliseconds.
@@ -95,6 +98,9 @@ pub struct ModelBench {
     pub classify: Stats,
     /// One 640x480 JPEG frame: decode, detect, crop, classify.
     pub pipeline: Stats,
+    /// CPU time (all of the process's threads) per timed frame, mean, in milliseconds: at 10
+    /// frames per second, each analysed, it is also the percentage of one core.
+    pub pipeline_cpu_ms: f64,
     /// Faces found in the bench frame (sanity: 1).
     pub faces: usize,
 }
@@ -193,6 +199,7 @@ pub fn bench_models(
         .collect::<Result<Vec<_>>>()?;
     let mut face_times = vec![Vec::with_capacity(face_runs); models.len()];
     let mut frame_times = vec![Vec::with_capacity(frame_runs); models.len()];
+    let mut frame_cpu = vec![Duration::ZERO; models.len()];
     let warm = |n: usize| if n > 0 { warmup + n } else { 0 };
     let marker = Marker::from_env();
     marker.mark();
@@ -208,11 +215,12 @@ pub fn bench_models(
     }
     for i in 0..warm(frame_runs) {
         for (k, a) in analyzers.iter_mut().enumerate() {
-            let t = Instant::now();
+            let (t, cpu) = (Instant::now(), process_cpu());
             let g = photo::decode(frame, &PhotoLimits::default()).map_err(image_err)?;
             a.analyze(&g)?;
             if i >= warmup {
                 frame_times[k].push(t.elapsed());
+                frame_cpu[k] += process_cpu().saturating_sub(cpu);
             }
             marker.mark();
         }
@@ -220,8 +228,8 @@ pub fn bench_models(
     Ok(models
         .iter()
         .zip(loaded)
-        .zip(face_times.into_iter().zip(frame_times))
-        .map(|((m, (_, load_ms)), (ft, rt))| ModelBench {
+        .zip(face_times.into_iter().zip(frame_times).zip(frame_cpu))
+        .map(|((m, (_, load_ms)), ((ft, rt), cpu))| ModelBench {
             detector: format!("{:?}", detector.kind).to_lowercase(),
             model: match m {
                 ModelRef::Builtin => "builtin".into(),
@@ -233,16 +241,34 @@ pub fn bench_models(
             },
             load_ms: (load_ms * 10.0).round() / 10.0,
             classify: Stats::of(ft),
+            pipeline_cpu_ms: (cpu.as_secs_f64() * 1e6 / frame_runs.max(1) as f64).round() / 1e3,
             pipeline: Stats::of(rt),
             faces,
         })
         .collect())
 }
 
+/// CPU time used so far by all of the process's threads.
+fn process_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } == 0;
+    match ok {
+        true => Duration::new(
+            ts.tv_sec.max(0) as u64,
+            ts.tv_nsec.clamp(0, 999_999_999) as u32,
+        ),
+        false => Duration::ZERO,
+    }
+}
+
 /// The text table, with ratios against the first model.
 pub fn table(rows: &[ModelBench]) -> String {
     let mut s = format!(
-        "{:<34} {:>9} {:>9} {:>10} {:>9} {:>7} {:>10} {:>9} {:>7}\n",
+        "{:<34} {:>9} {:>9} {:>10} {:>9} {:>7} {:>10} {:>9} {:>7} {:>9}\n",
         "model",
         "MB",
         "load ms",
@@ -251,13 +277,14 @@ pub fn table(rows: &[ModelBench]) -> String {
         "ratio",
         "frame med",
         "frame p90",
-        "ratio"
+        "ratio",
+        "frame cpu"
     );
     let base = rows.first();
     for r in rows {
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         s += &format!(
-            "{:<34} {:>9} {:>9.1} {:>10.3} {:>9.3} {:>7.2} {:>10.3} {:>9.3} {:>7.2}\n",
+            "{:<34} {:>9} {:>9.1} {:>10.3} {:>9.3} {:>7.2} {:>10.3} {:>9.3} {:>7.2} {:>9.3}\n",
             r.model,
             r.file_bytes
                 .map(|b| format!("{:.2}", b as f64 / 1e6))
@@ -271,6 +298,7 @@ pub fn table(rows: &[ModelBench]) -> String {
             r.pipeline.p90_ms,
             base.map(|b| ratio(r.pipeline.median_ms, b.pipeline.median_ms))
                 .unwrap_or(1.0),
+            r.pipeline_cpu_ms,
         );
     }
     s
@@ -293,7 +321,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(m) = a.ultraface_model {
         det.model = m;
     }
-    let (models, profile, save) = (a.models, a.profile, a.save);
+    let (models, profile, save, top) = (a.models, a.profile, a.save, a.profile_nodes);
     let models: Vec<ModelRef> = match models.is_empty() {
         true => vec![ModelRef::Builtin],
         false => models.into_iter().map(ModelRef::File).collect(),
@@ -304,7 +332,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     );
     let rows = bench_models(&models, &det, &frame, stages, warmup)?;
     println!(
-        "{runs} timed runs after {warmup} warm-up, models taking turns, 1 thread; face = one 96x96 face through tract; frame = decode JPEG + detect ({:?}) + classify (faces found: {})",
+        "{runs} timed runs after {warmup} warm-up, models taking turns, 1 thread; face = one 96x96 face through tract; frame = decode JPEG + detect ({:?}) + classify (faces found: {}); frame cpu = CPU ms per frame, all threads (at 10 fps, every frame analysed: % of one core)",
         det.kind,
         rows.first().map(|r| r.faces).unwrap_or(0)
     );
@@ -314,7 +342,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         for m in &models {
             let c = Classifier::load(m)?;
             let p = super::profile::profile(&c, &input, runs, warmup)?;
-            print!("\nprofile of {}: {}", c.name().display(), p.report(12));
+            print!("\nprofile of {}: {}", c.name().display(), p.report(top));
         }
         if det.kind == DetectorKind::Blazeface {
             let gray = photo::decode(&frame, &PhotoLimits::default())
@@ -323,7 +351,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             let (plan, input) = d.plan_and_input(&gray)?;
             let name = std::path::Path::new("builtin BlazeFace");
             let p = super::profile::profile_plan(&plan, name, input, runs, warmup)?;
-            print!("\nprofile of the BlazeFace detector: {}", p.report(12));
+            print!("\nprofile of the BlazeFace detector: {}", p.report(top));
         }
     }
     if let Some(p) = save {

@@ -316,14 +316,32 @@ pub fn of_type<'a>(recs: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json
     recs.iter().filter(|r| r["type"] == t).collect()
 }
 
+/// Under emulation the daemon runs the int8 model, not the builtin fp32 one: qemu emulates NEON
+/// float arithmetic in software, so there fp32 takes several times longer per frame than int8
+/// (on a board it is the other way round; README "Speed"), and frame-timed tests (the watchdog)
+/// would measure qemu. A `[classifier]` section, unless `extra` has one.
+pub fn emulated_classifier(extra: &str) -> String {
+    match emulated() && !extra.contains("[classifier]") {
+        true => format!(
+            "\n[classifier]\nmodel = {:?}\n",
+            root()
+                .join("models/moodkiosk-int8.onnx")
+                .display()
+                .to_string()
+        ),
+        false => String::new(),
+    }
+}
+
 /// A config file for a replay run.
 pub fn write_config(path: &Path, frames: &Path, journal: &Path, source_extra: &str, extra: &str) {
     let text = format!(
         "[source]\nkind = \"replay\"\nreplay = [{:?}]\nreplay_fps = 30.0\nretry_interval_ms = 200\n{source_extra}\n\
          [indicator]\nkind = \"simulated\"\n\n[journal]\ndir = {:?}\nsummary_interval_s = 1\nfsync = \"always\"\n\n\
-         [steady]\nwindow = 5\nagree = 3\nmax_missed = 2\nhold_ms = 200\n{extra}\n{web}",
+         [steady]\nwindow = 5\nagree = 3\nmax_missed = 2\nhold_ms = 200\n{extra}\n{web}{model}",
         frames.display().to_string(),
         journal.display().to_string(),
+        model = emulated_classifier(extra),
         // A free port per daemon (tests run in parallel) unless the test configures [web].
         web = if extra.contains("[web]") { "" } else { "[web]\nbind = \"127.0.0.1:0\"\n" }
     );
@@ -400,7 +418,7 @@ pub fn astronaut_config(dir: &Path, web: &str) -> PathBuf {
         "[source]\nkind = \"replay\"\nreplay = [{:?}]\nreplay_fps = 20.0\nreplay_loop = true\n\
          replay_hold = 10\nreplay_gap = 6\n\n[detector]\nmin_face_size = 40\n\n\
          [steady]\nmax_missed = 2\nhold_ms = 200\n\n[indicator]\nkind = \"simulated\"\n\n\
-         [journal]\ndir = {:?}\nsummary_interval_s = 2\n\n[web]\n{web}\n{slow}",
+         [journal]\ndir = {:?}\nsummary_interval_s = 2\n\n[web]\n{web}\n{slow}{model}",
         root().join("assets").display().to_string(),
         dir.join("journal").display().to_string(),
         // Under emulation an upload's first classification builds the detector there and takes
@@ -410,6 +428,7 @@ pub fn astronaut_config(dir: &Path, web: &str) -> PathBuf {
         } else {
             ""
         },
+        model = emulated_classifier(web),
     );
     std::fs::write(&cfg, text).unwrap();
     cfg

@@ -111,6 +111,13 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               f"error of P(happy) (15 bins) {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after, out of fold"
               + (f"; on the test set {exp['test_ece_fp32']:.4f} (fp32), {exp['test_ece_int8']:.4f} (int8)"
                  if exp and exp.get("test_ece_fp32") is not None else "") + " (reliability diagram: `models/report/`)."]
+        if cal.get("happy_bias"):
+            hb = cal["happy_bias"]
+            L += [f"- Class balance: {hb['value']:.2f} added to the happy logit after the temperature, the shift with "
+                  f"the best balanced accuracy out of fold whose ECE stays <= 0.02 (balanced accuracy "
+                  f"{_pct(hb['tried'][0]['balanced_accuracy'])} -> {_pct(hb['chosen']['balanced_accuracy'])}, accuracy "
+                  f"{_pct(hb['tried'][0]['accuracy'])} -> {_pct(hb['chosen']['accuracy'])}, ECE {hb['ece_final']:.4f}): "
+                  "FER2013 has a quarter happy faces, a kiosk's visitors need not."]
         if cal.get("min_confidence"):
             mc = cal["min_confidence"]
             L += [f"- `steady.min_confidence` for this model: **{mc['value']:.2f}**, {mc['rule']} (the daemon's "

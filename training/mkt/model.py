@@ -87,14 +87,18 @@ class Exported(nn.Module):
 
     ``temperature`` (calibration, fitted on the validation folds) divides the logits before the
     softmax; ``flip_average`` runs the face and its mirror image as one batch of two and averages
-    their probabilities (test-time augmentation). Both live in the graph, so the daemon runs the
-    model as it is."""
+    their probabilities (test-time augmentation); ``happy_bias`` is added to the happy logit after
+    the temperature (the calibrate stage's shift towards equal class weight: FER2013 has a quarter
+    happy faces, a kiosk's visitors need not). All live in the graph, so the daemon runs the model
+    as it is."""
 
-    def __init__(self, net: MoodNet, temperature: float = 1.0, flip_average: bool = False):
+    def __init__(self, net: MoodNet, temperature: float = 1.0, flip_average: bool = False,
+                 happy_bias: float = 0.0):
         super().__init__()
         self.net = net
         self.temperature = float(temperature)
         self.flip_average = flip_average
+        self.register_buffer("bias", torch.tensor([0.0, float(happy_bias)]), persistent=False)
         n = 96
         # Mirroring as a product with the anti-diagonal matrix: a MatMul every runtime has.
         self.register_buffer("mirror", torch.flip(torch.eye(n), dims=[1]), persistent=False)
@@ -102,5 +106,5 @@ class Exported(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.flip_average:
             x = torch.cat([x, torch.matmul(x, self.mirror)], dim=0)
-        p = torch.softmax(self.net(x) / self.temperature, dim=1)
+        p = torch.softmax(self.net(x) / self.temperature + self.bias, dim=1)
         return p.mean(dim=0, keepdim=True) if self.flip_average else p

@@ -191,6 +191,12 @@ def write_report(args: Namespace, platform: str) -> None:
                   f"expected calibration error of P(happy), 15 bins: {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after. "
                   "The export stage divides the logits by T inside the graph (and averages the mirror image when adopted).", "",
                   "![reliability diagram](reliability.png)", ""]
+        if cal.get("happy_bias"):
+            hb = cal["happy_bias"]
+            lines += [f"Shift of the happy logit after T ({hb['rule']}): **{hb['value']:.2f}** (balanced accuracy "
+                      f"{_pct(hb['chosen']['balanced_accuracy'])}%, accuracy {_pct(hb['chosen']['accuracy'])}%, ECE "
+                      f"{hb['ece_final']:.4f}; without it {_pct(hb['tried'][0]['balanced_accuracy'])}%, "
+                      f"{_pct(hb['tried'][0]['accuracy'])}%, {hb['tried'][0]['ece']:.4f}). The export builds it in.", ""]
         if cal.get("confidence_bands"):
             mc = cal["min_confidence"]
             lines += ["Votes by confidence (max(P(happy), 1 - P(happy)), calibrated, the same validation faces): "
