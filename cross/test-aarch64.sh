@@ -2,7 +2,7 @@
 # Run the unit tests (config, preprocessing, journal, tracker, ...), the integration tests of the
 # daemon, CLI and web API (the host test harness driving the aarch64 binary) and `classify` for
 # aarch64 under qemu (Cortex-A72, as a Raspberry Pi 4), and compare with the host build:
-# same labels, and P(happy) within 1e-4 with both models; and show the integer kernels tract
+# same labels, and P(happy) within 1e-4 (fp32) and 1e-2 (int8); and show the integer kernels tract
 # picks for the int8 model on a Pi 4 (Cortex-A72) and a Pi 5 (Cortex-A76, SDOT).
 # Needs cross/build-aarch64.sh to have run (it installs the toolchain with --deps).
 set -euo pipefail
@@ -55,10 +55,15 @@ assert same == len(a), "labels differ"
 assert d <= tol, "probabilities differ"
 PY
 }
-compare models/moodkiosk-fp32.onnx 1e-4 && passed=$((passed + 1))
-# int8 (QOperator): exact integer products, bit-identical on both machines.
-compare models/moodkiosk-int8.onnx 1e-4 && passed=$((passed + 1))
-echo "aarch64 classify matches the host build"
+# A failed comparison counts as a failed test (and fails the run at the end).
+check() { if compare "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi; }
+check models/moodkiosk-fp32.onnx 1e-4
+# int8: exact integer products, but the depthwise convolutions and the steps between them are
+# float (per-tensor, depthwise-float quantization), and a float sum that differs in its last bit
+# between the x86 and NEON kernels can move a value across a quantization step: same labels,
+# P(happy) within 1e-2.
+check models/moodkiosk-int8.onnx 1e-2
+echo "aarch64 classify compared with the host build"
 # Op-level evidence that the int8 model runs integer matrix kernels on arm64 (timings under
 # emulation mean nothing; measure on the board with `moodkiosk bench --profile`).
 for cpu_kernel in cortex-a72:arm64simd_mmm_i32_8x8 cortex-a76:arm64simd_mmm_i32_8x8_dot; do

@@ -137,7 +137,13 @@ fn uploads_are_classified_and_bad_ones_refused_with_json() {
     let (s, form) = post(&api, &body, &ct);
     assert_eq!(s, 200, "{form}");
     assert_eq!(form["faces"], raw["faces"]);
-    let cli = run(&["classify", "--json", "assets/astronaut.png"], &root());
+    // The same model as the daemon's (under emulation the int8 file: common::emulated_classifier).
+    let int8 = root().join("models/moodkiosk-int8.onnx");
+    let mut args = vec!["classify", "--json", "assets/astronaut.png"];
+    if emulated() {
+        args.extend(["--model", int8.to_str().unwrap()]);
+    }
+    let cli = run(&args, &root());
     let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
     assert_eq!(
         cli["faces"], raw["faces"],
