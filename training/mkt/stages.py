@@ -352,7 +352,8 @@ def calibrate(args: Namespace) -> None:
     y, lg, lf = part["y"], part["logits"], part["logits_flip"]
     plain, flipped = metrics(y, probs_from_logits(lg)), metrics(y, (probs_from_logits(lg) + probs_from_logits(lf)) / 2)
     gain = flipped["balanced_accuracy"] - plain["balanced_accuracy"]
-    tta = bool(gain >= TTA_MIN_GAIN)
+    # --tta on/off overrides the rule (the export builds in what calibrate fitted for).
+    tta = {"on": True, "off": False}.get(getattr(args, "tta", "auto"), bool(gain >= TTA_MIN_GAIN))
     # Flip averaging averages probabilities; its temperature is fitted on the averaged logits'
     # equivalent: both halves scaled by the same T.
     def probs(t: float) -> np.ndarray:
@@ -379,7 +380,7 @@ def calibrate(args: Namespace) -> None:
         "out_of_fold_images": int(len(y)),
         "tta": {"plain": plain, "flip_averaged": flipped, "balanced_accuracy_gain": gain,
                 "rule": f"flip averaging when it gains >= {TTA_MIN_GAIN * 100:.1f} balanced-accuracy points (it doubles the work per face)",
-                "adopted": tta},
+                "adopted": tta, "forced": getattr(args, "tta", "auto") != "auto"},
         "temperature": best_t,
         "temperature_plain_logits": fit_temperature(y, lg),
         "ece_before": e_before, "ece_after": e_after,
