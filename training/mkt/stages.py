@@ -356,25 +356,25 @@ def calibrate(args: Namespace) -> None:
     tta = {"on": True, "off": False}.get(getattr(args, "tta", "auto"), bool(gain >= TTA_MIN_GAIN))
     # Flip averaging averages probabilities; its temperature is fitted on the averaged logits'
     # equivalent: both halves scaled by the same T.
-    def probs(t: float) -> np.ndarray:
-        return (probs_from_logits(lg, t) + probs_from_logits(lf, t)) / 2 if tta else probs_from_logits(lg, t)
+    def probs(t: float, shift: float = 0.0) -> np.ndarray:
+        """P(happy) at temperature t with `shift` added to the happy logit after the division."""
+        sh = np.array([0.0, shift * t], dtype=np.float32)
+        return (probs_from_logits(lg + sh, t) + probs_from_logits(lf + sh, t)) / 2 if tta \
+            else probs_from_logits(lg + sh, t)
     best_t = fit_temperature(y, lg, probs)
     e_before, bins_before = ece(y, probs(1.0))
     e_after, bins_after = ece(y, probs(best_t))
     # The happy-logit shift (after T) with the best balanced accuracy whose ECE stays <= BIAS_MAX_ECE.
-    def probs_b(b: float) -> np.ndarray:
-        sh = np.array([0.0, b * best_t], dtype=np.float32)  # added before the division by T
-        return (probs_from_logits(lg + sh, best_t) + probs_from_logits(lf + sh, best_t)) / 2 if tta \
-            else probs_from_logits(lg + sh, best_t)
     tried = []
     for b in np.round(np.arange(0.0, 1.51, 0.05), 2):
-        pb = probs_b(float(b))
-        tried.append({"bias": float(b), "balanced_accuracy": metrics(y, pb)["balanced_accuracy"],
-                      "accuracy": metrics(y, pb)["accuracy"], "ece": ece(y, pb)[0]})
+        pb = probs(best_t, float(b))
+        m = metrics(y, pb)
+        tried.append({"bias": float(b), "balanced_accuracy": m["balanced_accuracy"], "accuracy": m["accuracy"],
+                      "ece": ece(y, pb)[0]})
     ok = [t for t in tried if t["ece"] <= BIAS_MAX_ECE] or tried[:1]
     bias = max(ok, key=lambda t: (round(t["balanced_accuracy"], 4), -t["bias"]))
-    e_final, bins_final = ece(y, probs_b(bias["bias"]))
-    bands, min_conf = confidence_bands(y, probs_b(bias["bias"]))
+    e_final, bins_final = ece(y, probs(best_t, bias["bias"]))
+    bands, min_conf = confidence_bands(y, probs(best_t, bias["bias"]))
     res = {
         "fold": CALIBRATION_FOLD + 1,
         "out_of_fold_images": int(len(y)),
