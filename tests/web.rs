@@ -137,11 +137,11 @@ fn uploads_are_classified_and_bad_ones_refused_with_json() {
     let (s, form) = post(&api, &body, &ct);
     assert_eq!(s, 200, "{form}");
     assert_eq!(form["faces"], raw["faces"]);
-    // The same model as the daemon's (under emulation the int8 file: common::emulated_classifier).
-    let int8 = root().join("models/moodkiosk-int8.onnx");
+    // The same model as the daemon's (under emulation the int8 file).
+    let model = emulated_model();
     let mut args = vec!["classify", "--json", "assets/astronaut.png"];
-    if emulated() {
-        args.extend(["--model", int8.to_str().unwrap()]);
+    if let Some(m) = &model {
+        args.extend(["--model", m.to_str().unwrap()]);
     }
     let cli = run(&args, &root());
     let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
@@ -211,15 +211,15 @@ fn uploads_are_classified_and_bad_ones_refused_with_json() {
     assert_eq!(today["not_happy"], 0, "the astronaut smiles: {today}");
     let st = get_json(&format!("{}/api/status", k.url));
     assert_eq!(st["camera"]["state"], "up", "{st}");
-    match emulated() {
-        true => assert!(
+    match emulated_model() {
+        Some(_) => assert!(
             st["model"]
                 .as_str()
                 .unwrap()
                 .ends_with("moodkiosk-int8.onnx"),
             "{st}"
         ),
-        false => assert_eq!(st["model"], "builtin"),
+        None => assert_eq!(st["model"], "builtin"),
     }
     assert_eq!(st["leds"]["backend"], "simulated");
     assert_eq!(st["frame_loop"]["alive"], true);

@@ -316,20 +316,19 @@ pub fn of_type<'a>(recs: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json
     recs.iter().filter(|r| r["type"] == t).collect()
 }
 
-/// Under emulation the daemon runs the int8 model, not the builtin fp32 one: qemu emulates NEON
-/// float arithmetic in software, so there fp32 takes several times longer per frame than int8
-/// (on a board it is the other way round; README "Speed"), and frame-timed tests (the watchdog)
-/// would measure qemu. A `[classifier]` section, unless `extra` has one.
+/// The model the daemon tests run under emulation: the int8 file, not the builtin fp32 one. qemu
+/// emulates NEON float arithmetic in software, so there fp32 takes several times longer per frame
+/// than int8 (on a board it is the other way round; README "Speed"), and frame-timed tests (the
+/// watchdog) would measure qemu. None when not emulated.
+pub fn emulated_model() -> Option<PathBuf> {
+    emulated().then(|| root().join("models/moodkiosk-int8.onnx"))
+}
+
+/// A `[classifier]` section with `emulated_model()`, unless `extra` has one.
 pub fn emulated_classifier(extra: &str) -> String {
-    match emulated() && !extra.contains("[classifier]") {
-        true => format!(
-            "\n[classifier]\nmodel = {:?}\n",
-            root()
-                .join("models/moodkiosk-int8.onnx")
-                .display()
-                .to_string()
-        ),
-        false => String::new(),
+    match emulated_model().filter(|_| !extra.contains("[classifier]")) {
+        Some(m) => format!("\n[classifier]\nmodel = {:?}\n", m.display().to_string()),
+        None => String::new(),
     }
 }
 

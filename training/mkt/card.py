@@ -82,8 +82,8 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               "to one gray channel.",
               f"- Adam, lr {cfg['lr']} with {cfg['warmup_steps']}-step warm-up then cosine decay, weight decay "
               f"{cfg['weight_decay']}, batch {cfg['batch']}, {cfg['epochs']} epochs "
-              + (f"(the shipped model is cross-validation fold {fit['from_fold']}'s: trained on the other four "
-                 f"folds, {fit['train_images']:,} images; `training/run.sh export --from-fold {fit['from_fold']}`)"
+              + (f"(the shipped model is cross-validation fold {fit['from_fold']}'s: trained on the other "
+                 f"{args.folds - 1} folds, {fit['train_images']:,} images; `training/run.sh export --from-fold {fit['from_fold']}`)"
                  if fit.get("from_fold") else "(final fit on the whole training pool)") + ", channels_last, CPU.",
               ("- Loss: cross-entropy against the FER+ vote distribution (P(happy) = happiness votes / emotion votes, "
                "the FER+ paper's probability scheme)" if cfg.get("soft_targets") else
@@ -113,8 +113,8 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
                  if exp and exp.get("test_ece_fp32") is not None else "") + " (reliability diagram: `models/report/`)."]
         if cal.get("happy_bias"):
             hb = cal["happy_bias"]
-            L += [f"- Class balance: {hb['value']:.2f} added to the happy logit after the temperature, the shift with "
-                  f"the best balanced accuracy out of fold whose ECE stays <= 0.02 (balanced accuracy "
+            L += [f"- Class balance: {hb['value']:.2f} added to the happy logit after the temperature, {hb['rule']} "
+                  f"out of fold (balanced accuracy "
                   f"{_pct(hb['tried'][0]['balanced_accuracy'])} -> {_pct(hb['chosen']['balanced_accuracy'])}, accuracy "
                   f"{_pct(hb['tried'][0]['accuracy'])} -> {_pct(hb['chosen']['accuracy'])}, ECE {hb['ece_final']:.4f}): "
                   "FER2013 has a quarter happy faces, a kiosk's visitors need not."]

@@ -183,8 +183,8 @@ def write_report(args: Namespace, platform: str) -> None:
         lines.append("")
     if cal:
         t = cal["tta"]
-        lines += ["## Test-time flip averaging and calibration (out-of-fold predictions of fold 1)", "",
-                  f"{cal['out_of_fold_images']} validation images of fold {cal.get('fold', 1)} (the model trained on the other four folds). Balanced accuracy {_pct(t['plain']['balanced_accuracy'])}% "
+        lines += [f"## Test-time flip averaging and calibration (out-of-fold predictions of fold {cal.get('fold', 1)})", "",
+                  f"{cal['out_of_fold_images']} validation images of fold {cal.get('fold', 1)} (the model trained on the other {args.folds - 1} folds). Balanced accuracy {_pct(t['plain']['balanced_accuracy'])}% "
                   f"alone, {_pct(t['flip_averaged']['balanced_accuracy'])}% averaged with the mirror image "
                   f"({t['balanced_accuracy_gain'] * 100:+.2f} points); rule: {t['rule']}; adopted: **{t['adopted']}**.", "",
                   f"Temperature fitted on them (negative log-likelihood): **T = {cal['temperature']:.3f}**; "
