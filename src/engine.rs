@@ -94,6 +94,13 @@ pub fn pad_image(img: &GrayImage, pad: u32, fill: PadFill) -> GrayImage {
     })
 }
 
+/// Camera frames take one classifier run per face; photos the model's photo views.
+#[derive(Clone, Copy)]
+enum View {
+    Frame,
+    Photo,
+}
+
 /// What an analyzer is built from: the detector settings and a loaded classifier.
 #[derive(Clone)]
 pub struct Engine {
@@ -127,7 +134,8 @@ impl Analyzer {
     /// A photo of any size (uploads, `classify`): one larger than [`PHOTO_DETECT_SIDE`] is
     /// searched at that size, then its faces are cropped from the full-size photo. When no face
     /// is found, the photo is searched once more with a border ([`PAD_FRACTION`], [`PAD_FILL`]);
-    /// boxes are always in the photo's own coordinates.
+    /// boxes are always in the photo's own coordinates. Faces take the model's photo views
+    /// ([`Classifier::classify_photo`]).
     pub fn analyze_photo(&mut self, gray: &GrayImage) -> Result<Analysis> {
         self.analyze_photo_with(gray, Some(PAD_FILL))
     }
@@ -176,7 +184,7 @@ impl Analyzer {
             })
             .collect();
         let detect = t0.elapsed();
-        let mut a = self.classify_boxes(gray, &faces)?;
+        let mut a = self.classify_faces(gray, &faces, View::Photo)?;
         a.detect_ms = ms(detect);
         a.padded = padded;
         Ok(a)
@@ -194,15 +202,20 @@ impl Analyzer {
 
     /// Classify known face boxes (frames between detector runs).
     pub fn classify_boxes(&self, gray: &GrayImage, faces: &[FaceBox]) -> Result<Analysis> {
+        self.classify_faces(gray, faces, View::Frame)
+    }
+
+    fn classify_faces(&self, gray: &GrayImage, faces: &[FaceBox], view: View) -> Result<Analysis> {
         let margin = self.engine.detector.crop_margin;
         let mut out = Vec::with_capacity(faces.len());
         let mut per_face = Vec::with_capacity(faces.len());
         for f in faces {
             let t = Instant::now();
-            let prediction = self
-                .engine
-                .classifier
-                .classify(&crop_face(gray, f, margin))?;
+            let face = crop_face(gray, f, margin);
+            let prediction = match view {
+                View::Frame => self.engine.classifier.classify(&face)?,
+                View::Photo => self.engine.classifier.classify_photo(&face)?,
+            };
             per_face.push(t.elapsed());
             out.push(FaceMood {
                 bbox: *f,
@@ -220,7 +233,7 @@ impl Analyzer {
         })
     }
 
-    /// The whole image as one face (for pre-cropped face photos).
+    /// The whole image as one face (pre-cropped face photos: the photo views).
     pub fn classify_whole(&self, gray: &GrayImage) -> Result<Analysis> {
         let (w, h) = gray.dimensions();
         let bbox = FaceBox {
@@ -231,7 +244,7 @@ impl Analyzer {
             score: 1.0,
         };
         let t = Instant::now();
-        let prediction = self.engine.classifier.classify(gray)?;
+        let prediction = self.engine.classifier.classify_photo(gray)?;
         let d = t.elapsed();
         Ok(Analysis {
             width: w,

@@ -76,9 +76,27 @@ pub fn crop_face(frame: &GrayImage, face: &FaceBox, margin: f32) -> GrayImage {
     })
 }
 
+/// The mirror image of a preprocessed input (each row reversed): a photo's second view.
+pub fn mirrored(input: &[f32]) -> Vec<f32> {
+    input
+        .chunks(SIZE)
+        .flat_map(|row| row.iter().rev().copied())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mirror_reverses_each_row_and_twice_is_identity() {
+        let input: Vec<f32> = (0..SIZE * SIZE).map(|i| i as f32).collect();
+        let m = mirrored(&input);
+        assert_eq!(m[0], (SIZE - 1) as f32);
+        assert_eq!(m[SIZE], (2 * SIZE - 1) as f32);
+        assert_eq!(m[SIZE * SIZE - 1], ((SIZE - 1) * SIZE) as f32);
+        assert_eq!(mirrored(&m), input);
+    }
 
     #[test]
     fn weights_sum_to_one_and_stay_in_bounds() {

@@ -40,7 +40,7 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
         ("cv", vec!["--cv-epochs", "1", "--folds", "2"]),
         ("calibrate", vec!["--folds", "2"]),
         ("fit", vec!["--epochs", "1"]),
-        // Flip averaging forced on: tract must run the mirrored batch of two the graph holds.
+        // Flip averaging of photos forced on: the models name two photo views in their metadata.
         ("export", vec!["--calibration", "64", "--tta", "on"]),
         ("manifest", vec![]),
     ] {
@@ -74,7 +74,8 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
             "--model",
             int8.to_str().unwrap(),
             "--limit",
-            "400",
+            "200",
+            "--photo",
             "--json",
         ],
         &root(),
@@ -82,7 +83,10 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let acc = r["accuracy"].as_f64().unwrap();
-    assert_eq!(r["n"], 400, "{r}");
+    assert_eq!(r["n"], 200, "{r}");
+    // tract read the metadata the export wrote: each face and its mirror image.
+    assert_eq!(r["views"], 2, "{r}");
+    assert_eq!(export["photo_views"], 2, "{export}");
     assert_eq!(r["unreadable"], 0, "{r}");
     assert!((0.0..=1.0).contains(&acc));
     // The tiny model's ORT test score was computed on its (limited) test subset: just check it ran.
@@ -110,9 +114,18 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
     let q = &export["quantization"];
     assert_eq!(q["format"], "QOperator", "{q}");
     // Per-tensor weights and symmetric activations, depthwise convolutions float (tract fuses
-    // the requantization then): MobileNetV2's 17 depthwise convolutions stay Conv.
+    // the requantization then): MobileNetV2's 17 depthwise convolutions stay Conv, and so do
+    // blocks 15-18's; the other 1x1 convolutions (27: blocks 1-14 expand and project) are
+    // MatMulInteger products over all positions, none left as QLinearConv.
     assert_eq!(q["per_channel"], false, "{q}");
     assert_eq!(q["depthwise_float"], true, "{q}");
-    assert!(q["operators"]["QLinearConv"].as_u64().unwrap() >= 30, "{q}");
-    assert!(q["operators"]["Conv"].as_u64().unwrap() >= 17, "{q}");
+    assert_eq!(
+        q["float_blocks"],
+        serde_json::json!(["15", "16", "17", "18"]),
+        "{q}"
+    );
+    assert_eq!(q["pointwise_as_matmul"], 27, "{q}");
+    assert_eq!(q["operators"]["MatMulInteger"], 27, "{q}");
+    assert!(q["operators"].get("QLinearConv").is_none(), "{q}");
+    assert!(q["operators"]["Conv"].as_u64().unwrap() >= 17 + 7, "{q}");
 }

@@ -1,5 +1,6 @@
 """Parity helper: print `name,p_happy` for every image in a folder, using the training
-preprocessing (mkt/preprocess.py) and onnxruntime. Used by tests/parity.rs.
+preprocessing (mkt/preprocess.py) and onnxruntime, with the model's photo views (as `moodkiosk
+classify` does). Used by tests/parity.rs.
 
     python training/parity.py models/moodkiosk-fp32.onnx <folder>
     python training/parity.py models/moodkiosk-fp32.onnx --faces classify.jsonl --margin 0.15
@@ -32,7 +33,13 @@ def main() -> None:
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-    p_happy = lambda g: sess.run(["probs"], {"input": preprocess.preprocess(g)})[0][0, 1]  # noqa: E731
+    # Photos: the views the model's metadata names (2: the face and its mirror image, averaged).
+    views = int(sess.get_modelmeta().custom_metadata_map.get(preprocess.PHOTO_VIEWS_KEY, "1"))
+    one = lambda x: sess.run(["probs"], {"input": np.ascontiguousarray(x)})[0][0, 1]  # noqa: E731
+
+    def p_happy(g: np.ndarray) -> float:
+        x = preprocess.preprocess(g)
+        return (one(x) + one(x[..., ::-1])) / 2 if views == 2 else one(x)
     if sys.argv[2] == "--faces":
         # The daemon holds the margin as f32 (detector.crop_margin); widen exactly as it does.
         margin = float(np.float32(sys.argv[sys.argv.index("--margin") + 1]))

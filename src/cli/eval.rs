@@ -45,6 +45,11 @@ pub struct Args {
     /// Score only the first N selected images (quick checks).
     #[arg(long)]
     limit: Option<usize>,
+    /// Score each face as a photo: the views the model's metadata names (`moodkiosk.photo_views`;
+    /// 2: averaged with its mirror image), as uploads and `classify` do. Default: one run per
+    /// face, as camera frames.
+    #[arg(long)]
+    photo: bool,
 }
 
 impl Args {
@@ -87,10 +92,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(ModelRef::File)
         .unwrap_or(ModelRef::Builtin);
     let classifier = Classifier::load(&model)?;
-    let (mut report, probs) = evaluate(&classifier, &sel, threads);
+    let (mut report, probs) = evaluate(&classifier, &sel, threads, args.photo);
     if let Some(p) = &args.agree_with {
         let other = Classifier::load(&ModelRef::File(p.clone()))?;
-        let other_probs = predict(&other, &sel, threads);
+        let other_probs = predict(&other, &sel, threads, args.photo);
         let name = other.name().display().to_string();
         report.agreement = Some(agreement(&name, &sel, &probs, &other_probs));
     }
@@ -147,6 +152,8 @@ pub struct Report {
     /// Rows: true [not_happy, happy]; columns: predicted.
     pub confusion: [[usize; 2]; 2],
     pub unreadable: usize,
+    /// Classifier runs per face: 1, or the model's photo views (`eval --photo`).
+    pub views: usize,
     pub seconds: f64,
     /// Label agreement with a second model (`eval --agree-with`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -251,8 +258,9 @@ fn folder(root: &Path, split: &str) -> Result<Selection> {
     Ok(Selection { items })
 }
 
-/// P(happy) of every item, in order, on `threads` threads (NaN when unreadable).
-pub fn predict(classifier: &Classifier, sel: &Selection, threads: usize) -> Vec<f32> {
+/// P(happy) of every item, in order, on `threads` threads (NaN when unreadable); `photo`: with
+/// the model's photo views.
+pub fn predict(classifier: &Classifier, sel: &Selection, threads: usize, photo: bool) -> Vec<f32> {
     let one = |it: &Item| -> f32 {
         let p = std::fs::read(&it.path)
             .map_err(|e| e.to_string())
@@ -261,7 +269,10 @@ pub fn predict(classifier: &Classifier, sel: &Selection, threads: usize) -> Vec<
                 name: it.id.clone(),
                 msg,
             })
-            .and_then(|gray| classifier.classify(&gray));
+            .and_then(|gray| match photo {
+                true => classifier.classify_photo(&gray),
+                false => classifier.classify(&gray),
+            });
         match p {
             Ok(pred) => pred.p_happy,
             Err(e) => {
@@ -290,11 +301,17 @@ pub fn predict(classifier: &Classifier, sel: &Selection, threads: usize) -> Vec<
 
 /// Score every item on `threads` threads; returns the report and per-image P(happy) (NaN when
 /// unreadable).
-pub fn evaluate(classifier: &Classifier, sel: &Selection, threads: usize) -> (Report, Vec<f32>) {
+pub fn evaluate(
+    classifier: &Classifier,
+    sel: &Selection,
+    threads: usize,
+    photo: bool,
+) -> (Report, Vec<f32>) {
     let t0 = Instant::now();
-    let probs = predict(classifier, sel, threads);
+    let probs = predict(classifier, sel, threads, photo);
     let mut report = score(sel, &probs);
     report.model = classifier.name().display().to_string();
+    report.views = if photo { classifier.photo_views() } else { 1 };
     report.seconds = t0.elapsed().as_secs_f64();
     (report, probs)
 }
@@ -389,6 +406,7 @@ pub fn score(sel: &Selection, probs: &[f32]) -> Report {
         happy: h,
         confusion: cm,
         unreadable,
+        views: 1,
         seconds: 0.0,
         agreement: None,
     }
@@ -398,8 +416,8 @@ impl Report {
     /// Human-readable table.
     pub fn to_text(&self) -> String {
         let mut s = format!(
-            "model {}\ndata {}: {} images\n\n",
-            self.model, self.data, self.n
+            "model {}\ndata {}: {} images, {} classifier run(s) per face\n\n",
+            self.model, self.data, self.n, self.views
         );
         s += &format!(
             "accuracy           {:.2}%\nbalanced accuracy  {:.2}%\n\n",

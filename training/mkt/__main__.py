@@ -8,8 +8,8 @@ before the remaining folds and the ablations, which only measure the recipe, tra
            index.csv alone
   compare  width 0.5 vs 1.0 on fold 1 -> work/compare.json
   calibrate  cross-validation fold 1 first (-> work/cv/fold0/), then from its out-of-fold
-           logits: test-time flip averaging or not, the temperature, ECE before / after ->
-           work/calibration.json (the export stage builds both in)
+           logits: the temperature and happy-logit shift (built into the graph), ECE before /
+           after, whether photos are flip-averaged (the model's metadata) -> work/calibration.json
   fit      final model on the whole training pool -> work/fit/
   export   ONNX fp32 into models/, then the quantize stage
   quantize models/moodkiosk-fp32.onnx -> int8 (QOperator, integer kernels in tract), scored on the
@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare-epochs", type=int, default=2, help="epochs per width in the compare stage")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--limit", type=int, default=0, help="smoke test: use only this many images per split")
-    ap.add_argument("--calibration", type=int, default=512, help="training faces used to calibrate int8")
+    ap.add_argument("--calibration", type=int, default=1024,
+                    help="training faces used to calibrate int8 (onnxruntime keeps all their activations: "
+                         "about 10 GB of memory at 1024)")
     ap.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=False,
                     help="int8 weights with one scale per output channel, or per tensor (default: tract fuses "
                          "the requantization into its product kernel only for per-tensor scales)")
@@ -64,14 +66,16 @@ def main(argv: list[str] | None = None) -> int:
                          "per group, slower than float)")
     ap.add_argument("--symmetric-activations", action=argparse.BooleanOptionalAction, default=True,
                     help="int8 activations with zero point 0 (default: no zero-point compensation ops)")
-    ap.add_argument("--pointwise-matmul", action=argparse.BooleanOptionalAction, default=False,
-                    help="rewrite the int8 1x1 convolutions as MatMulInteger over all positions (mkt/tractgraph.py)")
-    ap.add_argument("--float-blocks", default="",
-                    help="MobileNetV2 feature blocks (e.g. 15,16,17,18) whose convolutions stay float in the int8 model")
+    ap.add_argument("--pointwise-matmul", action=argparse.BooleanOptionalAction, default=True,
+                    help="rewrite the int8 1x1 convolutions as MatMulInteger over all positions (mkt/tractgraph.py; "
+                         "default: tract otherwise runs one product per row)")
+    ap.add_argument("--float-blocks", default="15,16,17,18",
+                    help="MobileNetV2 feature blocks whose convolutions stay float in the int8 model (default: the "
+                         "3x3 feature maps, where tract's integer products lose to its float ones; '' for none)")
     ap.add_argument("--from-fold", type=int, default=0,
                     help="export cross-validation fold N's model (trained on the other folds) instead of the final fit's")
     ap.add_argument("--tta", choices=["auto", "on", "off"], default="auto",
-                    help="test-time flip averaging in the exported model: as the calibrate stage decided, or forced")
+                    help="test-time flip averaging of photos (the exported model's metadata): as the calibrate stage decided, or forced")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     args = ap.parse_args(argv)
     if args.threads:

@@ -86,25 +86,18 @@ class Exported(nn.Module):
     """What goes to ONNX: input ``input`` [1,1,96,96] in [0,1] -> ``probs`` [1,2] = [not_happy, happy].
 
     ``temperature`` (calibration, fitted on the validation folds) divides the logits before the
-    softmax; ``flip_average`` runs the face and its mirror image as one batch of two and averages
-    their probabilities (test-time augmentation); ``happy_bias`` is added to the happy logit after
-    the temperature (the calibrate stage's shift towards equal class weight: FER2013 has a quarter
-    happy faces, a kiosk's visitors need not). All live in the graph, so the daemon runs the model
-    as it is."""
+    softmax; ``happy_bias`` is added to the happy logit after the temperature (the calibrate
+    stage's shift towards equal class weight: FER2013 has a quarter happy faces, a kiosk's visitors
+    need not). Both live in the graph, so the daemon runs the model as it is. One face per run:
+    test-time flip averaging (photos only) is the daemon's second run on the mirror image, named
+    by the model's metadata (preprocess.PHOTO_VIEWS_KEY), so that camera frames pay for one run."""
 
-    def __init__(self, net: MoodNet, temperature: float = 1.0, flip_average: bool = False,
-                 happy_bias: float = 0.0):
+    def __init__(self, net: MoodNet, temperature: float = 1.0, happy_bias: float = 0.0):
         super().__init__()
         self.net = net
         self.temperature = float(temperature)
-        self.flip_average = flip_average
         self.register_buffer("bias", torch.tensor([0.0, float(happy_bias)]), persistent=False)
-        n = 96
-        # Mirroring as a product with the anti-diagonal matrix: a MatMul every runtime has.
-        self.register_buffer("mirror", torch.flip(torch.eye(n), dims=[1]), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.flip_average:
-            x = torch.cat([x, torch.matmul(x, self.mirror)], dim=0)
-        p = torch.softmax(self.net(x) / self.temperature + self.bias, dim=1)
-        return p.mean(dim=0, keepdim=True) if self.flip_average else p
+        return torch.softmax(self.net(x) / self.temperature + self.bias, dim=1)
+

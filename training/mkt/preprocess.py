@@ -80,3 +80,9 @@ def preprocess(gray: np.ndarray) -> np.ndarray:
     """uint8 HxW face image -> float32 [1, 1, 96, 96] in [0, 1]."""
     out = resize_gray(gray) / np.float32(255.0)
     return out.astype(np.float32)[None, None]
+
+
+# ONNX metadata_props key: how many views of a photo's face the daemon averages (1, or 2: the
+# face and its mirror image, mirrored after this preprocessing); `src/classifier.rs` reads it.
+# Camera frames always take one.
+PHOTO_VIEWS_KEY = "moodkiosk.photo_views"

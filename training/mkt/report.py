@@ -183,13 +183,14 @@ def write_report(args: Namespace, platform: str) -> None:
         lines.append("")
     if cal:
         t = cal["tta"]
-        lines += [f"## Test-time flip averaging and calibration (out-of-fold predictions of fold {cal.get('fold', 1)})", "",
+        lines += [f"## Calibration and flip averaging of photos (out-of-fold predictions of fold {cal.get('fold', 1)})", "",
                   f"{cal['out_of_fold_images']} validation images of fold {cal.get('fold', 1)} (the model trained on the other {args.folds - 1} folds). Balanced accuracy {_pct(t['plain']['balanced_accuracy'])}% "
-                  f"alone, {_pct(t['flip_averaged']['balanced_accuracy'])}% averaged with the mirror image "
+                  f"alone (calibrated as below), {_pct(t['flip_averaged']['balanced_accuracy'])}% averaged with the mirror image "
                   f"({t['balanced_accuracy_gain'] * 100:+.2f} points); rule: {t['rule']}; adopted: **{t['adopted']}**.", "",
                   f"Temperature fitted on them (negative log-likelihood): **T = {cal['temperature']:.3f}**; "
                   f"expected calibration error of P(happy), 15 bins: {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after. "
-                  "The export stage divides the logits by T inside the graph (and averages the mirror image when adopted).", "",
+                  "The export stage divides the logits by T inside the graph; the mirror image is the daemon's second run "
+                  "for photos when adopted (the model's metadata `moodkiosk.photo_views`), never for camera frames.", "",
                   "![reliability diagram](reliability.png)", ""]
         if cal.get("happy_bias"):
             hb = cal["happy_bias"]
@@ -208,10 +209,15 @@ def write_report(args: Namespace, platform: str) -> None:
             lines += ["", f"Rule: {mc['rule']}: **steady.min_confidence = {mc['value']:.2f}**.", ""]
     if exp:
         lines += ["## Held-out test (onnxruntime)", "", "| model | accuracy | balanced acc. | F1 happy | F1 not_happy |", "|---|---|---|---|---|"]
-        for k, name in (("test_fp32", FP32), ("test_int8", INT8)):
+        rows = [("test_fp32", FP32), ("test_int8", INT8)]
+        if exp.get("photo_views") == 2:
+            rows += [("test_photo_fp32", f"{FP32}, face + mirror"), ("test_photo_int8", f"{INT8}, face + mirror")]
+        for k, name in rows:
             v = exp[k]
             lines.append(f"| {name} | {_pct(v['accuracy'])} | {_pct(v['balanced_accuracy'])} | {_pct(v['happy']['f1'])} | {_pct(v['not_happy']['f1'])} |")
-        lines += ["", f"int8 and fp32 give the same label on {_pct(exp['int8_fp32_label_agreement'])}% of test images; "
+        lines += ["", f"int8 and fp32 give the same label on {_pct(exp['int8_fp32_label_agreement'])}% of test images"
+                  + (f" ({_pct(exp['int8_fp32_label_agreement_photo'])}% with the mirror image averaged in)"
+                     if exp.get("photo_views") == 2 else "") + "; "
                   f"int8 calibrated on {exp['calibration_images']} training faces.", ""]
         if exp.get("test_ece_fp32") is not None:
             lines += [f"Expected calibration error on the test set (15 bins): fp32 {exp['test_ece_fp32']:.4f}, "

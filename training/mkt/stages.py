@@ -14,6 +14,7 @@ import torch
 
 from . import data, preprocess
 from .model import Exported, MoodNet
+from .preprocess import PHOTO_VIEWS_KEY
 from .train import (TrainConfig, ece, fit as train_fit, fit_temperature, logits_of, metrics, predict,
                     probs_from_logits)
 
@@ -178,17 +179,41 @@ class _Calib:
         return None if v is None else {"input": v}
 
 
-def _ort_probs(path: Path, x: np.ndarray) -> np.ndarray:
+def _ort_probs(path: Path, x: np.ndarray, views: int = 1) -> np.ndarray:
+    """P(happy) of every image through onnxruntime; `views` 2: averaged with the mirror image's
+    (what the daemon does for photos)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = 2
     s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    return np.array([s.run(["probs"], {"input": xi[None, None]})[0][0, 1] for xi in x], dtype=np.float32)
+    one = lambda xi: s.run(["probs"], {"input": np.ascontiguousarray(xi)[None, None]})[0][0, 1]
+    return np.array([(one(xi) + one(xi[:, ::-1])) / 2 if views == 2 else one(xi) for xi in x], dtype=np.float32)
+
+
+def _set_photo_views(path: Path, views: int) -> None:
+    """Write PHOTO_VIEWS_KEY into the model file's metadata."""
+    import onnx
+
+    m = onnx.load(str(path))
+    kept = [p for p in m.metadata_props if p.key != PHOTO_VIEWS_KEY]
+    del m.metadata_props[:]
+    m.metadata_props.extend(kept)
+    e = m.metadata_props.add()
+    e.key, e.value = PHOTO_VIEWS_KEY, str(views)
+    onnx.save(m, str(path))
+
+
+def _photo_views(path: Path) -> int:
+    import onnx
+
+    m = onnx.load(str(path), load_external_data=False)
+    return int(next((p.value for p in m.metadata_props if p.key == PHOTO_VIEWS_KEY), "1"))
 
 
 def export(args: Namespace) -> None:
-    """The fitted model to ONNX fp32, then the quantize stage."""
+    """The fitted model to ONNX fp32 (one face per run; the photo views in its metadata), then
+    the quantize stage."""
     model = _fit_model(args)
     args.out.mkdir(parents=True, exist_ok=True)
     fp32 = args.out / FP32
@@ -196,10 +221,11 @@ def export(args: Namespace) -> None:
     temperature = float(cal.get("temperature", 1.0))
     tta = {"on": True, "off": False}.get(getattr(args, "tta", "auto"), bool(cal.get("tta", {}).get("adopted", False)))
     happy_bias = float(cal.get("happy_bias", {}).get("value", 0.0))
-    exported = Exported(model, temperature=temperature, flip_average=tta, happy_bias=happy_bias).eval()
+    exported = Exported(model, temperature=temperature, happy_bias=happy_bias).eval()
     dummy = torch.zeros(1, 1, preprocess.SIZE, preprocess.SIZE)
     torch.onnx.export(exported, (dummy,), str(fp32), opset_version=13, input_names=["input"],
                       output_names=["probs"], dynamo=False)
+    _set_photo_views(fp32, 2 if tta else 1)
     d = _load(args)
     with torch.no_grad():
         torch_p = np.concatenate([exported(torch.from_numpy(d["x_test"][i:i + 1]).unsqueeze(1))[:, 1].numpy()
@@ -207,7 +233,7 @@ def export(args: Namespace) -> None:
     p32 = _ort_probs(fp32, d["x_test"])
     _json(args.work / "export_fp32.json", {
         "max_abs_torch_vs_onnx_fp32": float(np.abs(torch_p - p32).max()) if len(p32) else 0.0,
-        "temperature": temperature, "flip_average": tta, "happy_bias": happy_bias,
+        "temperature": temperature, "photo_views": 2 if tta else 1, "happy_bias": happy_bias,
         "from_fold": getattr(args, "from_fold", 0)})
     quantize(args)
 
@@ -264,12 +290,16 @@ def quantize(args: Namespace) -> None:
         if not symmetric:
             raise SystemExit("--pointwise-matmul needs symmetric activations (zero points 0)")
         rewritten = pointwise_as_matmul(int8, int8)
+    views = _photo_views(fp32)
+    _set_photo_views(int8, views)
     ops: dict[str, int] = {}
     for n in onnx.load(str(int8)).graph.node:
         ops[n.op_type] = ops.get(n.op_type, 0) + 1
     p32 = _ort_probs(fp32, d["x_test"])
     p8 = _ort_probs(int8, d["x_test"])
     y = d["y_test"]
+    # Photos: the daemon's views of each face (the metadata's), averaged.
+    q32, q8 = (_ort_probs(fp32, d["x_test"], 2), _ort_probs(int8, d["x_test"], 2)) if views == 2 else (p32, p8)
     # From the export stage (or, when only the quantize stage runs, the committed report).
     prev = _read_json(args.work / "export_fp32.json") or \
         (_read_json(args.out / "report" / "metrics.json") or {}).get("export") or {}
@@ -284,6 +314,10 @@ def quantize(args: Namespace) -> None:
         "test_fp32": metrics(y, p32),
         "test_int8": metrics(y, p8),
         "int8_fp32_label_agreement": float(((p8 >= 0.5) == (p32 >= 0.5)).mean()),
+        "photo_views": views,
+        "test_photo_fp32": metrics(y, q32),
+        "test_photo_int8": metrics(y, q8),
+        "int8_fp32_label_agreement_photo": float(((q8 >= 0.5) == (q32 >= 0.5)).mean()),
         "test_ece_fp32": ece(y, p32)[0] if len(y) else None,
         "test_ece_int8": ece(y, p8)[0] if len(y) else None,
         "test_reliability_fp32": ece(y, p32)[1] if len(y) else None,
@@ -331,8 +365,8 @@ def cv(args: Namespace) -> None:
         _train_fold(args, d, f)
 
 
-# Test-time flip averaging is adopted when it gains at least this much balanced accuracy on the
-# out-of-fold predictions (it doubles the classifier's work per face).
+# Test-time flip averaging of photos is adopted when it gains at least this much balanced
+# accuracy on the out-of-fold predictions (it doubles the classifier's work per photo face).
 TTA_MIN_GAIN = 0.003
 # The happy-logit shift may cost calibration up to this ECE (FER2013's happy share is a quarter;
 # balanced accuracy weighs both moods alike).
@@ -343,24 +377,21 @@ CALIBRATION_FOLD = 0
 
 def calibrate(args: Namespace) -> None:
     """From fold 1's out-of-fold logits (the fold is trained first when missing, as the cv stage
-    would): does test-time flip averaging pay (TTA_MIN_GAIN), the temperature that calibrates
-    P(happy), ECE (15 bins) before and after, and the reliability diagram's bins ->
-    work/calibration.json. One fold (6,427 faces) decides, so that the shipped model is exported
-    before the other folds train: they only estimate the recipe's accuracy."""
+    would): the temperature that calibrates P(happy) of one run per face (camera frames), ECE (15
+    bins) before and after, the happy-logit shift, the reliability diagram's bins, and whether
+    photos pay for a second run on the mirror image (TTA_MIN_GAIN, with the same temperature and
+    shift) -> work/calibration.json. One fold (6,427 faces) decides, so that the shipped model is
+    exported before the other folds train: they only estimate the recipe's accuracy."""
     _train_fold(args, _load(args), CALIBRATION_FOLD)
     part = np.load(args.work / "cv" / f"fold{CALIBRATION_FOLD}" / "val_logits.npz")
     y, lg, lf = part["y"], part["logits"], part["logits_flip"]
-    plain, flipped = metrics(y, probs_from_logits(lg)), metrics(y, (probs_from_logits(lg) + probs_from_logits(lf)) / 2)
-    gain = flipped["balanced_accuracy"] - plain["balanced_accuracy"]
-    # --tta on/off overrides the rule (the export builds in what calibrate fitted for).
-    tta = {"on": True, "off": False}.get(getattr(args, "tta", "auto"), bool(gain >= TTA_MIN_GAIN))
-    # Flip averaging averages probabilities; its temperature is fitted on the averaged logits'
-    # equivalent: both halves scaled by the same T.
-    def probs(t: float, shift: float = 0.0) -> np.ndarray:
-        """P(happy) at temperature t with `shift` added to the happy logit after the division."""
+
+    def probs(t: float, shift: float = 0.0, views: int = 1) -> np.ndarray:
+        """P(happy) at temperature t with `shift` added to the happy logit after the division;
+        `views` 2: averaged with the mirror image's."""
         sh = np.array([0.0, shift * t], dtype=np.float32)
-        return (probs_from_logits(lg + sh, t) + probs_from_logits(lf + sh, t)) / 2 if tta \
-            else probs_from_logits(lg + sh, t)
+        p = probs_from_logits(lg + sh, t)
+        return (p + probs_from_logits(lf + sh, t)) / 2 if views == 2 else p
     best_t = fit_temperature(y, lg, probs)
     e_before, bins_before = ece(y, probs(1.0))
     e_after, bins_after = ece(y, probs(best_t))
@@ -375,14 +406,21 @@ def calibrate(args: Namespace) -> None:
     bias = max(ok, key=lambda t: (round(t["balanced_accuracy"], 4), -t["bias"]))
     e_final, bins_final = ece(y, probs(best_t, bias["bias"]))
     bands, min_conf = confidence_bands(y, probs(best_t, bias["bias"]))
+    # Photos: the same calibrated model run on the face and on its mirror image, averaged.
+    plain = metrics(y, probs(best_t, bias["bias"]))
+    flipped = metrics(y, probs(best_t, bias["bias"], views=2))
+    gain = flipped["balanced_accuracy"] - plain["balanced_accuracy"]
+    # --tta on/off overrides the rule.
+    tta = {"on": True, "off": False}.get(getattr(args, "tta", "auto"), bool(gain >= TTA_MIN_GAIN))
     res = {
         "fold": CALIBRATION_FOLD + 1,
         "out_of_fold_images": int(len(y)),
         "tta": {"plain": plain, "flip_averaged": flipped, "balanced_accuracy_gain": gain,
-                "rule": f"flip averaging when it gains >= {TTA_MIN_GAIN * 100:.1f} balanced-accuracy points (it doubles the work per face)",
+                "ece_flip_averaged": ece(y, probs(best_t, bias["bias"], views=2))[0],
+                "rule": f"photos (not camera frames) are flip-averaged when it gains >= {TTA_MIN_GAIN * 100:.1f} "
+                        "balanced-accuracy points (a second run per face)",
                 "adopted": tta, "forced": getattr(args, "tta", "auto") != "auto"},
         "temperature": best_t,
-        "temperature_plain_logits": fit_temperature(y, lg),
         "ece_before": e_before, "ece_after": e_after,
         "happy_bias": {"value": bias["bias"], "chosen": bias, "tried": tried, "ece_final": e_final,
                        "rule": f"the best balanced accuracy whose ECE stays <= {BIAS_MAX_ECE}"},
