@@ -5,6 +5,8 @@
 # Cortex-A72 (Raspberry Pi 4) and a Cortex-A76 (Raspberry Pi 5). tract picks its kernels from the
 # CPU's features (the A76 has the SDOT dot-product instructions), so the counts differ.
 #   scripts/arm-count.sh            the table (4 emulated processes, two at a time)
+#   DETECTORS=blazeface scripts/arm-count.sh   BlazeFace frames only (half the time; the
+#                                   SeetaFace columns print "-")
 # Counting: qemu's `-d in_asm,exec,nochain` log (each translated block's instructions once, each
 # execution of a block once) summed by scripts/count_insns.c. `moodkiosk bench` with
 # MOODKIOSK_COUNT_MARKERS set makes a getppid system call before its timed loops and after each
@@ -33,14 +35,16 @@ run() { # cpu detector: marker sums into $tmp/<cpu>-<detector>
     > /dev/null 2> "$tmp/$cpu-$det.err"
   wait "$counter"
 }
-for det in blazeface seeta; do
+detectors=${DETECTORS:-blazeface seeta}
+for det in $detectors; do
   run cortex-a72 "$det" &
   run cortex-a76 "$det" &
   wait
 done
 # Marker sums: start, face runs (warm-up fp32, int8; timed fp32, int8), frame runs (the same).
-item() { # file, index of the marker that ends the run
+item() { # file, index of the marker that ends the run ("-" when that detector did not run)
   local f=$1 i=$2
+  [ -s "$f" ] || { echo -; return; }
   python3 -c "import sys; s=[int(l) for l in open('$f')]; print(s[$i] - s[$i - 1])"
 }
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
