@@ -27,9 +27,9 @@ fn main() {
 
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     embed_blazeface(&manifest, &out);
-    // fp32 on every architecture: through tract the int8 model executed 11x the instructions of
-    // fp32 per face on a Cortex-A72 and A76 (scripts/arm-count.sh, README "Speed") and is slower
-    // on x86 too; int8 stays in the package for `classifier.model`.
+    // fp32 on every architecture: through tract the int8 model executes about twice the
+    // instructions of fp32 per face on a Cortex-A72 and A76 (scripts/arm-count.sh, README "Speed")
+    // and is slower on x86 too; int8 stays in the package for `classifier.model`.
     let default = "models/moodkiosk-fp32.onnx";
     let classifier = env::var("MOODKIOSK_CLASSIFIER_MODEL")
         .map(PathBuf::from)

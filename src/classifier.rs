@@ -20,7 +20,7 @@ use crate::preprocess::{self, SIZE};
 static BUILTIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/classifier.onnx"));
 
 /// The file compiled in as the builtin model: `moodkiosk-fp32.onnx` (through tract the int8
-/// model is slower on x86 and executes 11x the instructions on ARM; build.rs).
+/// model is slower on x86 and executes about twice the instructions on ARM; build.rs).
 pub const BUILTIN_MODEL: &str = env!("MOODKIOSK_BUILTIN_MODEL");
 
 /// ONNX `metadata_props` key (written by `training/run.sh export`): how many views of a photo's

@@ -39,8 +39,8 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
         for name, f in exp["files"].items():
             L.append(f"| `{name}` | `{f['sha256']}` | {f['bytes']:,} |")
     L += ["", "`moodkiosk` compiles `moodkiosk-fp32.onnx` into its binary (`classifier.model = \"builtin\"`) "
-          "on every architecture: through tract the int8 model was slower on x86 and executed about 11 times "
-          "the instructions per face on a Cortex-A72 / A76 (`scripts/arm-count.sh`, README *Speed*); "
+          "on every architecture: through tract the int8 model is slower than fp32 per face on x86 and executes "
+          "more instructions per face on a Cortex-A72 / A76 (`scripts/arm-count.sh`, README *Speed*); "
           "`moodkiosk-int8.onnx` ships beside it for `classifier.model` (see *Runtime* below).", "",
           "## Interface", "",
           "- input `input`: float32 `[1, 1, 96, 96]`, gray, values in [0, 1]",
