@@ -5,11 +5,14 @@ merges the two spatial axes only for two-input float products, so a 12x12 featur
 twelve products with n = 12 instead of one with n = 144, and each is slow (``moodkiosk bench
 --profile``: ``c_shape:192,12,12``). Rewriting the convolution as a reshape to one spatial axis
 and a MatMulInteger is not enough: tract's axis tracking pushes the reshape through the product
-and folds the axes back. An identity Gather on the merged axis stops that (tract cannot move an
-axis split through it), and the product then runs over all positions (``c_shape:96,2304``).
+and folds the axes back. An identity Gather stops that (tract moves an axis change through a
+Gather only when the change lies before the gathered axis), and the product then runs over all
+positions (``c_shape:96,2304``). The Gather runs over the channel axis, in front of the merged
+one: tract copies each channel's H*W values as one block (over the positions it copied value by
+value, 0.9 ms of the model's 12 ms per face; over the channels 0.13 ms).
 
 Each 1x1, stride 1, group 1 QLinearConv with zero points 0 (symmetric activations and weights)
-becomes: Reshape [N, C, H*W] -> Gather(axis 2, identity) -> MatMulInteger(W[Cout, C], x) ->
+becomes: Reshape [N, C, H*W] -> Gather(axis 1, identity) -> MatMulInteger(W[Cout, C], x) ->
 + bias (int32) -> Cast float -> * (x_scale * w_scale) -> Reshape [N, Cout, H, W], followed by
 QuantizeLinear(y_scale, 0) unless the output only fed a DequantizeLinear (which is dropped: the
 float result goes on as it is, without the output's int8 rounding). onnxruntime runs the result
@@ -74,8 +77,8 @@ def pointwise_as_matmul(src: Path, dst: Path) -> int:
         new = [
             helper.make_node("Reshape", [x, const("shape_in", np.array([nb, c, h * wd], np.int64))], [p + "flat"],
                              name=p + "flatten"),
-            helper.make_node("Gather", [p + "flat", const("positions", np.arange(h * wd, dtype=np.int64))],
-                             [p + "x"], name=p + "keep_flat", axis=2),
+            helper.make_node("Gather", [p + "flat", const("channels", np.arange(c, dtype=np.int64))],
+                             [p + "x"], name=p + "keep_flat", axis=1),
             helper.make_node("MatMulInteger", [const("w", arr(w).reshape(co, c)), p + "x"], [p + "acc"],
                              name=p + "matmul"),
             helper.make_node("Add", [p + "acc", const("b", bias.reshape(co, 1).astype(np.int32))], [p + "acc_b"],
