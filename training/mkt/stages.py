@@ -179,16 +179,15 @@ class _Calib:
         return None if v is None else {"input": v}
 
 
-def _ort_probs(path: Path, x: np.ndarray, views: int = 1) -> np.ndarray:
-    """P(happy) of every image through onnxruntime; `views` 2: averaged with the mirror image's
-    (what the daemon does for photos)."""
+def _ort_probs(path: Path, x: np.ndarray) -> np.ndarray:
+    """P(happy) of every image through onnxruntime."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = 2
     s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    one = lambda xi: s.run(["probs"], {"input": np.ascontiguousarray(xi)[None, None]})[0][0, 1]
-    return np.array([(one(xi) + one(xi[:, ::-1])) / 2 if views == 2 else one(xi) for xi in x], dtype=np.float32)
+    return np.array([s.run(["probs"], {"input": np.ascontiguousarray(xi)[None, None]})[0][0, 1] for xi in x],
+                    dtype=np.float32)
 
 
 def _set_photo_views(path: Path, views: int) -> None:
@@ -298,8 +297,12 @@ def quantize(args: Namespace) -> None:
     p32 = _ort_probs(fp32, d["x_test"])
     p8 = _ort_probs(int8, d["x_test"])
     y = d["y_test"]
-    # Photos: the daemon's views of each face (the metadata's), averaged.
-    q32, q8 = (_ort_probs(fp32, d["x_test"], 2), _ort_probs(int8, d["x_test"], 2)) if views == 2 else (p32, p8)
+    # Photos: the daemon's views of each face (the metadata's): with the mirror image's, averaged.
+    if views == 2:
+        mirrored = d["x_test"][:, :, ::-1]
+        q32, q8 = (p32 + _ort_probs(fp32, mirrored)) / 2, (p8 + _ort_probs(int8, mirrored)) / 2
+    else:
+        q32, q8 = p32, p8
     # From the export stage (or, when only the quantize stage runs, the committed report).
     prev = _read_json(args.work / "export_fp32.json") or \
         (_read_json(args.out / "report" / "metrics.json") or {}).get("export") or {}
