@@ -125,6 +125,11 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
         "{q}"
     );
     assert_eq!(q["pointwise_as_matmul"], 27, "{q}");
+    // Blocks 1-14's depthwise outputs are quantized by a Cast (the scale folded into the
+    // convolution); blocks 15-18 are float, so 27 - 14 QuantizeLinear remain (residual sums and
+    // project outputs that feed the next expansion).
+    assert_eq!(q["depthwise_quantize_as_cast"], 14, "{q}");
+    assert_eq!(q["operators"]["QuantizeLinear"], 13, "{q}");
     assert_eq!(q["operators"]["MatMulInteger"], 27, "{q}");
     assert!(q["operators"].get("QLinearConv").is_none(), "{q}");
     assert!(q["operators"]["Conv"].as_u64().unwrap() >= 17 + 7, "{q}");

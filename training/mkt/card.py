@@ -136,7 +136,7 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
         accs = np.array([f["val"]["accuracy"] for f in folds])
         bals = np.array([f["val"]["balanced_accuracy"] for f in folds])
         L += ["## Cross-validation", "",
-              f"{len(folds)}-fold stratified cross-validation grouped by duplicate group, {folds[0]['config']['epochs']} "
+              f"{len(folds)}-fold stratified cross-validation grouped by duplicate group, {folds[0].get('config', {}).get('epochs', '?')} "
               "epochs per fold (per-fold table and charts: `models/report/README.md`).", "",
               "| fold | accuracy | balanced accuracy | F1 happy | F1 not_happy |", "|---|---|---|---|---|"]
         for f in folds:
@@ -172,6 +172,9 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               + (f"; the {q['pointwise_as_matmul']} quantized 1x1 convolutions are rewritten as `MatMulInteger` over all "
                  "positions (`--pointwise-matmul`, `training/mkt/tractgraph.py`), which tract runs as one product per "
                  "layer instead of one per row" if q.get("pointwise_as_matmul") else "")
+              + (f"; the outputs of {q['depthwise_quantize_as_cast']} float depthwise convolutions are quantized by a `Cast` "
+                 "with the scale folded into the convolution (`--depthwise-cast`: tract's `QuantizeLinear` is a scalar loop)"
+                 if q.get("depthwise_quantize_as_cast") else "")
               + ". Per-tensor weight scales and symmetric activations let tract fuse the requantization into its "
               "integer product kernel (issue *Live speed*; README, *Speed*). " if not q.get("per_channel") else ". "
               "Only convolutions (with their ReLU6) are quantized: the residual additions and the global average pool "

@@ -85,9 +85,10 @@ def write_report(args: Namespace, platform: str) -> None:
         fig.tight_layout()
         fig.savefig(out / "cv_metrics.png", dpi=110)
         plt.close(fig)
-        # Training curves.
+    # Training curves (folds carried over from an earlier report have no history).
+    if any(f.get("history") for f in folds) or (fit and fit.get("history")):
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-        for f in folds:
+        for f in (f for f in folds if f.get("history")):
             h = f["history"]
             ep = [r["epoch"] for r in h]
             a1.plot(ep, [r["train_loss"] for r in h], "--", label=f"fold {f['fold'] + 1} train")
@@ -110,7 +111,7 @@ def write_report(args: Namespace, platform: str) -> None:
         ax.plot([0, 1], [0, 1], "k:", label="perfect calibration")
         for key, name in (("reliability_before", f"before (ECE {cal['ece_before']:.3f})"),
                           ("reliability_after", f"T = {cal['temperature']:.2f} (ECE {cal['ece_after']:.3f})")):
-            b = [r for r in cal[key] if r["n"]]
+            b = [r for r in cal.get(key) or [] if r["n"]]
             ax.plot([r["mean_p_happy"] for r in b], [r["happy_rate"] for r in b], "-o", ms=3, label=name)
         if exp and exp.get("test_reliability_fp32"):
             b = [r for r in exp["test_reliability_fp32"] if r["n"]]
@@ -231,9 +232,11 @@ def write_report(args: Namespace, platform: str) -> None:
     lines += [f"Platform: {platform}; report written {time.strftime('%Y-%m-%d %H:%M %Z')}.", ""]
     (out / "README.md").write_text("\n".join(lines))
     _json_summary = {"prepare": prep, "compare": comp, "export": exp,
-                     "cv": [{"fold": f["fold"], "val": f["val"], "val_flip_averaged": f.get("val_flip_averaged")}
-                            for f in folds],
-                     "calibration": {k: v for k, v in (cal or {}).items() if not k.startswith("reliability")},
+                     # Everything the report and card are made of, so that they can be rebuilt from this
+                     # file when the work folder is gone (training/mkt/stages.py: carry_over).
+                     "cv": [{k: f.get(k) for k in ("fold", "val", "val_flip_averaged", "config", "history", "carried")
+                             if f.get(k) is not None} for f in folds],
+                     "calibration": cal or {},
                      "ablations": {n: {"change": a["change"], "val": a["val"]} for n, a in ablations.items()}}
     (out / "metrics.json").write_text(json.dumps(_json_summary, indent=1))
     from .card import write_card

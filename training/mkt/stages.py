@@ -210,10 +210,38 @@ def _photo_views(path: Path) -> int:
     return int(next((p.value for p in m.metadata_props if p.key == PHOTO_VIEWS_KEY), "1"))
 
 
+def carry_over(args: Namespace) -> list[str]:
+    """Restore the calibration and the cross-validation folds' results from the committed report
+    (`models/report/metrics.json`) when the work folder lacks them (a new machine: the work folder
+    is not committed), so that a model exported from a new final fit keeps the calibration it was
+    fitted for and the report keeps the folds; each restored file says so ("carried"). Returns
+    the files written."""
+    committed = _read_json(args.out / "report" / "metrics.json") or {}
+    origin = str(args.out / "report" / "metrics.json")
+    written = []
+    cal = args.work / "calibration.json"
+    if not cal.exists() and committed.get("calibration"):
+        _json(cal, {**committed["calibration"], "carried": origin})
+        written.append(str(cal))
+    for f in committed.get("cv") or []:
+        p = args.work / "cv" / f"fold{f['fold']}" / "metrics.json"
+        if not p.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            # Reports before this one kept neither a fold's settings nor its history.
+            config = f.get("config") or {"epochs": args.cv_epochs, "note": "not in the report it was carried "
+                                         "from: the recipe's --cv-epochs"}
+            _json(p, {**f, "config": config, "carried": f.get("carried") or origin})
+            written.append(str(p))
+    for w in written:
+        print(f"carried over from {origin}: {w}", flush=True)
+    return written
+
+
 def export(args: Namespace) -> None:
     """The fitted model to ONNX fp32 (one face per run; the photo views in its metadata), then
     the quantize stage."""
     model = _fit_model(args)
+    carry_over(args)
     args.out.mkdir(parents=True, exist_ok=True)
     fp32 = args.out / FP32
     cal = _read_json(args.work / "calibration.json") or {}
@@ -289,6 +317,11 @@ def quantize(args: Namespace) -> None:
         if not symmetric:
             raise SystemExit("--pointwise-matmul needs symmetric activations (zero points 0)")
         rewritten = pointwise_as_matmul(int8, int8)
+    as_cast = 0
+    if getattr(args, "depthwise_cast", False):
+        from .tractgraph import depthwise_quantize_as_cast
+
+        as_cast = depthwise_quantize_as_cast(int8, int8)
     views = _photo_views(fp32)
     _set_photo_views(int8, views)
     ops: dict[str, int] = {}
@@ -313,7 +346,8 @@ def quantize(args: Namespace) -> None:
                          "per_channel": bool(args.per_channel), "calibration": "percentile 99.99",
                          "depthwise_float": bool(getattr(args, "depthwise_float", False)),
                          "kept_float": keep_float, "float_blocks": blocks,
-                         "pointwise_as_matmul": rewritten, "operators": dict(sorted(ops.items()))},
+                         "pointwise_as_matmul": rewritten, "depthwise_quantize_as_cast": as_cast,
+                         "operators": dict(sorted(ops.items()))},
         "test_fp32": metrics(y, p32),
         "test_int8": metrics(y, p8),
         "int8_fp32_label_agreement": float(((p8 >= 0.5) == (p32 >= 0.5)).mean()),
@@ -495,4 +529,5 @@ def ablate(args: Namespace) -> None:
 def report(args: Namespace) -> None:
     from .report import write_report
 
+    carry_over(args)
     write_report(args, platform.platform())
