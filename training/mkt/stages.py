@@ -217,7 +217,7 @@ def carry_over(args: Namespace) -> list[str]:
     fitted for and the report keeps the folds; each restored file says so ("carried"). Returns
     the files written."""
     committed = _read_json(args.out / "report" / "metrics.json") or {}
-    origin = str(args.out / "report" / "metrics.json")
+    origin = f"{args.out.name}/report/metrics.json"  # as the committed tree names it
     written = []
     cal = args.work / "calibration.json"
     if not cal.exists() and committed.get("calibration"):
