@@ -146,7 +146,7 @@ fn shipped_model_accuracy_and_int8_fp32_agreement() {
         let acc = r8["accuracy"].as_f64().unwrap();
         let bal = r8["balanced_accuracy"].as_f64().unwrap();
         assert!(
-            acc >= 0.945 && bal >= 0.935,
+            acc >= 0.95 && bal >= 0.945,
             "photo {photo}: int8 accuracy {acc} balanced {bal}"
         );
         // Issue #6 targets: same label on >= 99.5% of the test set, accuracy at most 0.3 points lower.
@@ -313,7 +313,7 @@ fn bench_times_and_profiles_both_models() {
             "{r}"
         );
     }
-    assert_eq!(rows[1]["file_bytes"].as_u64(), Some(7_664_146));
+    assert_eq!(rows[1]["file_bytes"].as_u64(), Some(7_658_977));
     // Table: the first model's ratio is 1.00.
     let fp32_row = s
         .lines()

@@ -113,7 +113,11 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               f"- Calibration: temperature {cal['temperature']:.3f} fitted on the validation faces of cross-validation fold {cal.get('fold', 1)}; expected calibration "
               f"error of P(happy) (15 bins) {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after, out of fold"
               + (f"; on the test set {exp['test_ece_fp32']:.4f} (fp32), {exp['test_ece_int8']:.4f} (int8)"
-                 if exp and exp.get("test_ece_fp32") is not None else "") + " (reliability diagram: `models/report/`)."]
+                 if exp and exp.get("test_ece_fp32") is not None else "") + " (reliability diagram: `models/report/`)"
+              + ("; the final fit (trained on every fold) takes the same temperature and shift"
+                 if fit and not fit.get("from_fold") else "")
+              + (f"; carried over from `{cal['carried']}` (an earlier run's calibration, the model it was fitted on "
+                 "trained with this recipe)" if cal.get("carried") else "") + "."]
         if cal.get("happy_bias"):
             hb = cal["happy_bias"]
             L += [f"- Class balance: {hb['value']:.2f} added to the happy logit after the temperature, {hb['rule']} "

@@ -229,6 +229,11 @@ def write_report(args: Namespace, platform: str) -> None:
         title = (f"## Shipped model: cross-validation fold {fit['from_fold']}'s (trained on the other folds)"
                  if fit.get("from_fold") else "## Final fit")
         lines += [title, "", f"Settings: `{json.dumps(fit['config'])}`", "", f"Seconds per epoch: {secs}.", ""]
+    carried = sorted({x.get("carried") for x in folds + [cal or {}] if x.get("carried")})
+    if carried:
+        lines += [f"Carried over from {', '.join(carried)} (an earlier run's report; its work folder is gone): "
+                  + ", ".join(([f"fold {f['fold'] + 1}" for f in folds if f.get("carried")])
+                              + (["the calibration"] if (cal or {}).get("carried") else [])) + ".", ""]
     lines += [f"Platform: {platform}; report written {time.strftime('%Y-%m-%d %H:%M %Z')}.", ""]
     (out / "README.md").write_text("\n".join(lines))
     _json_summary = {"prepare": prep, "compare": comp, "export": exp,
