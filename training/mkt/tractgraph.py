@@ -107,13 +107,21 @@ def pointwise_as_matmul(src: Path, dst: Path) -> int:
     del g.node[:]
     g.node.extend(kept)
     del g.value_info[:]
-    used = {i for n in kept for i in n.input}
-    inits_kept = [i for i in g.initializer if i.name in used]
+    _save_pruned(m, dst)
+    return count
+
+
+def _save_pruned(m, dst: Path) -> None:
+    """Drop the initializers no node reads any more, check the model and write it to `dst`."""
+    import onnx
+
+    g = m.graph
+    used = {i for n in g.node for i in n.input}
+    kept = [i for i in g.initializer if i.name in used]
     del g.initializer[:]
-    g.initializer.extend(inits_kept)
+    g.initializer.extend(kept)
     onnx.checker.check_model(m)
     onnx.save(m, str(dst))
-    return count
 
 
 def depthwise_quantize_as_cast(src: Path, dst: Path) -> int:
@@ -168,10 +176,5 @@ def depthwise_quantize_as_cast(src: Path, dst: Path) -> int:
         g.node.remove(q)
         g.node.insert(at, cast)
         count += 1
-    used = {i for n in g.node for i in n.input}
-    kept = [i for i in g.initializer if i.name in used]
-    del g.initializer[:]
-    g.initializer.extend(kept)
-    onnx.checker.check_model(m)
-    onnx.save(m, str(dst))
+    _save_pruned(m, dst)
     return count
