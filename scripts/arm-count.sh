@@ -7,6 +7,7 @@
 #   scripts/arm-count.sh            the table (4 emulated processes, two at a time)
 #   DETECTORS=blazeface scripts/arm-count.sh   BlazeFace frames only (half the time; the
 #                                   SeetaFace columns print "-")
+#   FRAMES=0 scripts/arm-count.sh   faces only (the classifier models; no frame columns)
 # Counting: qemu's `-d in_asm,exec,nochain` log (each translated block's instructions once, each
 # execution of a block once) summed by scripts/count_insns.c. `moodkiosk bench` with
 # MOODKIOSK_COUNT_MARKERS set makes a getppid system call before its timed loops and after each
@@ -31,11 +32,13 @@ run() { # cpu detector: marker sums into $tmp/<cpu>-<detector>
   local counter=$!
   MOODKIOSK_COUNT_MARKERS=1 qemu-aarch64-static -L /usr/aarch64-linux-gnu -cpu "$cpu" \
     -d strace,in_asm,exec,nochain -D "$fifo" \
-    "$bin" bench --warmup 1 --face-runs 1 --frame-runs 1 --detector "$det" "$fp32" "$int8" \
+    "$bin" bench --warmup 1 --face-runs 1 --frame-runs "$frames" --detector "$det" "$fp32" "$int8" \
     > /dev/null 2> "$tmp/$cpu-$det.err"
   wait "$counter"
 }
+frames=${FRAMES:-1}
 detectors=${DETECTORS:-blazeface seeta}
+[ "$frames" = 0 ] && detectors=blazeface
 for det in $detectors; do
   run cortex-a72 "$det" &
   run cortex-a76 "$det" &
@@ -52,9 +55,11 @@ printf '| CPU | fp32 per face | int8 per face | int8/fp32 | frame, BlazeFace + i
 printf '|---|---|---|---|---|---|---|---|\n'
 for cpu in cortex-a72 cortex-a76; do
   b="$tmp/$cpu-blazeface" s="$tmp/$cpu-seeta"
-  n=$(wc -l < "$b")
-  if [ "$n" -lt 10 ]; then echo "$cpu: the log had $n markers, not 10:" >&2; cat "$tmp/$cpu-blazeface.err" >&2; exit 1; fi
+  n=$(wc -l < "$b") want=10
+  [ "$frames" = 0 ] && want=6
+  if [ "$n" -lt "$want" ]; then echo "$cpu: the log had $n markers, not $want:" >&2; cat "$tmp/$cpu-blazeface.err" >&2; exit 1; fi
   f32=$(item "$b" 3) i8=$(item "$b" 4)
+  [ "$frames" = 0 ] && b=/dev/null
   printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$cpu" "$f32" "$i8" "$(ratio "$i8" "$f32")" \
     "$(item "$b" 8)" "$(item "$s" 8)" "$(item "$b" 7)" "$(item "$s" 7)"
 done

@@ -116,7 +116,7 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
     // Per-tensor weights and symmetric activations, depthwise convolutions float (tract fuses
     // the requantization then): MobileNetV2's 17 depthwise convolutions stay Conv, and so do
     // blocks 15-18's; the other 1x1 convolutions (27: blocks 1-14 expand and project) are
-    // MatMulInteger products over all positions, none left as QLinearConv.
+    // QLinearConv with a one-row input (each behind a Reshape and an identity Gather).
     assert_eq!(q["per_channel"], false, "{q}");
     assert_eq!(q["depthwise_float"], true, "{q}");
     assert_eq!(
@@ -124,13 +124,17 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
         serde_json::json!(["15", "16", "17", "18"]),
         "{q}"
     );
-    assert_eq!(q["pointwise_as_matmul"], 27, "{q}");
-    // Blocks 1-14's depthwise outputs are quantized by a Cast (the scale folded into the
-    // convolution); blocks 15-18 are float, so 27 - 14 QuantizeLinear remain (residual sums and
-    // project outputs that feed the next expansion).
+    assert_eq!(q["pointwise_one_row"], 27, "{q}");
+    assert_eq!(q["operators"]["QLinearConv"], 27, "{q}");
+    assert_eq!(q["operators"]["Gather"], 27, "{q}");
+    // Blocks 2-14's depthwise inputs (their expansions' outputs) arrive by a Cast to float and
+    // blocks 1-14's outputs are quantized by one (the scales folded into the convolutions);
+    // blocks 15-18 are float, so 8 QuantizeLinear remain: the residual sums of blocks 3-13,
+    // which feed the next expansion (a project output without a residual sum feeds it as int8).
+    assert_eq!(q["depthwise_input_as_cast"], 13, "{q}");
     assert_eq!(q["depthwise_quantize_as_cast"], 14, "{q}");
-    assert_eq!(q["operators"]["QuantizeLinear"], 13, "{q}");
-    assert_eq!(q["operators"]["MatMulInteger"], 27, "{q}");
-    assert!(q["operators"].get("QLinearConv").is_none(), "{q}");
+    assert_eq!(q["operators"]["QuantizeLinear"], 8, "{q}");
+    assert_eq!(q["operators"]["Cast"], 27, "{q}");
+    assert!(q["operators"].get("MatMulInteger").is_none(), "{q}");
     assert!(q["operators"]["Conv"].as_u64().unwrap() >= 17 + 7, "{q}");
 }

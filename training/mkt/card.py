@@ -135,7 +135,7 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               f"{_pct(comp['1.0']['val_accuracy'])} validation accuracy on fold 1 after {comp['1.0']['epochs']} epochs; "
               f"rule: {comp['rule']}; chosen **{comp['chosen']}**.", ""]
     else:
-        L += [f"- Width {args.width} given with `--width` (the compare stage has not run).", ""]
+        L += [f"- Width {cfg.get('width', args.width)} given with `--width` (the compare stage has not run).", ""]
     if folds:
         accs = np.array([f["val"]["accuracy"] for f in folds])
         bals = np.array([f["val"]["balanced_accuracy"] for f in folds])
@@ -173,12 +173,13 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
                  "slower than float)" if q.get("depthwise_float") else "")
               + (f", and every convolution of feature blocks {', '.join(q['float_blocks'])} (3x3 feature maps: "
                  "there tract's integer products lose to its float ones)" if q.get("float_blocks") else "")
-              + (f"; the {q['pointwise_as_matmul']} quantized 1x1 convolutions are rewritten as `MatMulInteger` over all "
-                 "positions (`--pointwise-matmul`, `training/mkt/tractgraph.py`), which tract runs as one product per "
-                 "layer instead of one per row" if q.get("pointwise_as_matmul") else "")
-              + (f"; the outputs of {q['depthwise_quantize_as_cast']} float depthwise convolutions are quantized by a `Cast` "
-                 "with the scale folded into the convolution (`--depthwise-cast`: tract's `QuantizeLinear` is a scalar loop)"
-                 if q.get("depthwise_quantize_as_cast") else "")
+              + (f"; the {q['pointwise_one_row']} quantized 1x1 convolutions get a one-row input (`--pointwise-one-row`, "
+                 "`training/mkt/tractgraph.py`), which tract runs as one product per layer instead of one per row"
+                 if q.get("pointwise_one_row") else "")
+              + (f"; the inputs of {q.get('depthwise_input_as_cast', 0)} and the outputs of "
+                 f"{q['depthwise_quantize_as_cast']} float depthwise convolutions are converted from and to int8 by a "
+                 "`Cast` with the scale folded into the convolution (`--depthwise-cast`: tract's `QuantizeLinear` is a "
+                 "scalar loop)" if q.get("depthwise_quantize_as_cast") else "")
               + ". Per-tensor weight scales and symmetric activations let tract fuse the requantization into its "
               "integer product kernel (issue *Live speed*; README, *Speed*). " if not q.get("per_channel") else ". "
               "Only convolutions (with their ReLU6) are quantized: the residual additions and the global average pool "

@@ -86,15 +86,18 @@ def write_report(args: Namespace, platform: str) -> None:
         fig.savefig(out / "cv_metrics.png", dpi=110)
         plt.close(fig)
     # Training curves (folds carried over from an earlier report have no history).
-    if any(f.get("history") for f in folds) or (fit and fit.get("history")):
+    def curve(h):  # per-epoch losses (a history carried over without them draws nothing)
+        return bool(h) and all("train_loss" in r for r in h)
+
+    if any(curve(f.get("history")) for f in folds) or (fit and curve(fit.get("history"))):
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-        for f in (f for f in folds if f.get("history")):
+        for f in (f for f in folds if curve(f.get("history"))):
             h = f["history"]
             ep = [r["epoch"] for r in h]
             a1.plot(ep, [r["train_loss"] for r in h], "--", label=f"fold {f['fold'] + 1} train")
             a1.plot(ep, [r["val_loss"] for r in h], "-", label=f"fold {f['fold'] + 1} val")
             a2.plot(ep, [r["val_acc"] for r in h], "-o", label=f"fold {f['fold'] + 1}")
-        if fit and not fit.get("from_fold"):
+        if fit and not fit.get("from_fold") and curve(fit.get("history")):
             h = fit["history"]
             a1.plot([r["epoch"] for r in h], [r["train_loss"] for r in h], "k:", label="final fit train")
         a1.set_xlabel("epoch")
@@ -229,11 +232,13 @@ def write_report(args: Namespace, platform: str) -> None:
         title = (f"## Shipped model: cross-validation fold {fit['from_fold']}'s (trained on the other folds)"
                  if fit.get("from_fold") else "## Final fit")
         lines += [title, "", f"Settings: `{json.dumps(fit['config'])}`", "", f"Seconds per epoch: {secs}.", ""]
-    carried = sorted({x.get("carried") for x in folds + [cal or {}] if x.get("carried")})
+    parts = [(f"fold {f['fold'] + 1}", f) for f in folds] + [("the calibration", cal or {}),
+                                                             ("the final fit's settings and history", fit or {}),
+                                                             ("the export's graph settings", built)]
+    carried = sorted({x.get("carried") for _, x in parts if x.get("carried")})
     if carried:
         lines += [f"Carried over from {', '.join(carried)} (an earlier run's report; its work folder is gone): "
-                  + ", ".join(([f"fold {f['fold'] + 1}" for f in folds if f.get("carried")])
-                              + (["the calibration"] if (cal or {}).get("carried") else [])) + ".", ""]
+                  + ", ".join(name for name, x in parts if x.get("carried")) + ".", ""]
     lines += [f"Platform: {platform}; report written {time.strftime('%Y-%m-%d %H:%M %Z')}.", ""]
     (out / "README.md").write_text("\n".join(lines))
     _json_summary = {"prepare": prep, "compare": comp, "export": exp,
@@ -242,6 +247,7 @@ def write_report(args: Namespace, platform: str) -> None:
                      "cv": [{k: f.get(k) for k in ("fold", "val", "val_flip_averaged", "config", "history", "carried")
                              if f.get(k) is not None} for f in folds],
                      "calibration": cal or {},
+                     "fit": fit or {}, "built": built,
                      "ablations": {n: {"change": a["change"], "val": a["val"]} for n, a in ablations.items()}}
     (out / "metrics.json").write_text(json.dumps(_json_summary, indent=1))
     from .card import write_card

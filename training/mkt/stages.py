@@ -211,11 +211,12 @@ def _photo_views(path: Path) -> int:
 
 
 def carry_over(args: Namespace) -> list[str]:
-    """Restore the calibration and the cross-validation folds' results from the committed report
+    """Restore the calibration, the cross-validation folds' results, the final fit's settings and
+    history and the export's graph settings from the committed report
     (`models/report/metrics.json`) when the work folder lacks them (a new machine: the work folder
     is not committed), so that a model exported from a new final fit keeps the calibration it was
-    fitted for and the report keeps the folds; each restored file says so ("carried"). Returns
-    the files written."""
+    fitted for and the report and card keep the rest; each restored file says so ("carried").
+    Returns the files written."""
     committed = _read_json(args.out / "report" / "metrics.json") or {}
     origin = f"{args.out.name}/report/metrics.json"  # as the committed tree names it
     written = []
@@ -232,6 +233,11 @@ def carry_over(args: Namespace) -> list[str]:
                                          "from: the recipe's --cv-epochs"}
             _json(p, {**f, "config": config, "carried": f.get("carried") or origin})
             written.append(str(p))
+    # The final fit's settings and history, and what the export stage built into the graph.
+    for name, path in (("fit", args.work / "fit" / "summary.json"), ("built", args.work / "export_fp32.json")):
+        if not path.exists() and committed.get(name):
+            _json(path, {**committed[name], "carried": committed[name].get("carried") or origin})
+            written.append(str(path))
     for w in written:
         print(f"carried over from {origin}: {w}", flush=True)
     return written
@@ -310,18 +316,19 @@ def quantize(args: Namespace) -> None:
                     calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=keep_float,
                     op_types_to_quantize=["Conv", "Clip", "Relu"],
                     extra_options={"CalibPercentile": 99.99, "ActivationSymmetric": symmetric})
-    rewritten = 0
-    if getattr(args, "pointwise_matmul", False):
-        from .tractgraph import pointwise_as_matmul
+    one_row = 0
+    if getattr(args, "pointwise_one_row", False):
+        from .tractgraph import pointwise_one_row
 
         if not symmetric:
-            raise SystemExit("--pointwise-matmul needs symmetric activations (zero points 0)")
-        rewritten = pointwise_as_matmul(int8, int8)
-    as_cast = 0
+            raise SystemExit("--pointwise-one-row needs symmetric activations (zero points 0)")
+        one_row = pointwise_one_row(int8, int8)
+    cast_in = cast_out = 0
     if getattr(args, "depthwise_cast", False):
-        from .tractgraph import depthwise_quantize_as_cast
+        from .tractgraph import depthwise_input_as_cast, depthwise_quantize_as_cast
 
-        as_cast = depthwise_quantize_as_cast(int8, int8)
+        cast_in = depthwise_input_as_cast(int8, int8)
+        cast_out = depthwise_quantize_as_cast(int8, int8)
     views = _photo_views(fp32)
     _set_photo_views(int8, views)
     ops: dict[str, int] = {}
@@ -346,7 +353,8 @@ def quantize(args: Namespace) -> None:
                          "per_channel": bool(args.per_channel), "calibration": "percentile 99.99",
                          "depthwise_float": bool(getattr(args, "depthwise_float", False)),
                          "kept_float": keep_float, "float_blocks": blocks,
-                         "pointwise_as_matmul": rewritten, "depthwise_quantize_as_cast": as_cast,
+                         "pointwise_one_row": one_row, "depthwise_input_as_cast": cast_in,
+                         "depthwise_quantize_as_cast": cast_out,
                          "operators": dict(sorted(ops.items()))},
         "test_fp32": metrics(y, p32),
         "test_int8": metrics(y, p8),
