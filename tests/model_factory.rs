@@ -127,14 +127,14 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
     assert_eq!(q["pointwise_one_row"], 27, "{q}");
     assert_eq!(q["operators"]["QLinearConv"], 27, "{q}");
     assert_eq!(q["operators"]["Gather"], 27, "{q}");
-    // Blocks 2-14's depthwise inputs (their expansions' outputs) arrive by a Cast to float and
-    // blocks 1-14's outputs are quantized by one (the scales folded into the convolutions);
-    // blocks 15-18 are float, so 8 QuantizeLinear remain: the residual sums of blocks 3-13,
-    // which feed the next expansion (a project output without a residual sum feeds it as int8).
-    assert_eq!(q["depthwise_input_as_cast"], 13, "{q}");
+    // Blocks 2-14's expansions end in the int8 saturation (zero point -128: ReLU6 without a
+    // Clip); blocks 1-14's depthwise outputs are quantized by a Cast (the scale folded into the
+    // convolution); blocks 15-18 are float, so 8 QuantizeLinear remain: the residual sums of
+    // blocks 3-13, which feed the next expansion (a project output without a residual sum feeds
+    // it as int8).
+    assert_eq!(q["relu6_as_saturation"], 13, "{q}");
     assert_eq!(q["depthwise_quantize_as_cast"], 14, "{q}");
     assert_eq!(q["operators"]["QuantizeLinear"], 8, "{q}");
-    assert_eq!(q["operators"]["Cast"], 27, "{q}");
     assert!(q["operators"].get("MatMulInteger").is_none(), "{q}");
     assert!(q["operators"]["Conv"].as_u64().unwrap() >= 17 + 7, "{q}");
 }

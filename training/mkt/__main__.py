@@ -69,10 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pointwise-one-row", action=argparse.BooleanOptionalAction, default=True,
                     help="give the int8 1x1 convolutions a one-row input, so that tract runs one product over all "
                          "positions (mkt/tractgraph.py; default: tract otherwise runs one product per row)")
+    ap.add_argument("--relu6-saturation", action=argparse.BooleanOptionalAction, default=True,
+                    help="the int8 expansions' ReLU6 by the int8 saturation (output zero point -128; mkt/tractgraph.py; "
+                         "default: no Clip, and the positive half gets all 256 levels)")
     ap.add_argument("--depthwise-cast", action=argparse.BooleanOptionalAction, default=True,
-                    help="dequantize each float depthwise convolution's input and quantize its output by a Cast, "
-                         "the scales folded into the convolution (mkt/tractgraph.py; default: tract's "
-                         "QuantizeLinear is a scalar loop)")
+                    help="quantize each float depthwise convolution's output by a Cast, its scale folded into the "
+                         "convolution (mkt/tractgraph.py; default: tract's QuantizeLinear is a scalar loop)")
     ap.add_argument("--float-blocks", default="15,16,17,18",
                     help="MobileNetV2 feature blocks whose convolutions stay float in the int8 model (default: the "
                          "3x3 feature maps, where tract's integer products lose to its float ones; '' for none)")

@@ -176,8 +176,9 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               + (f"; the {q['pointwise_one_row']} quantized 1x1 convolutions get a one-row input (`--pointwise-one-row`, "
                  "`training/mkt/tractgraph.py`), which tract runs as one product per layer instead of one per row"
                  if q.get("pointwise_one_row") else "")
-              + (f"; the inputs of {q.get('depthwise_input_as_cast', 0)} and the outputs of "
-                 f"{q['depthwise_quantize_as_cast']} float depthwise convolutions are converted from and to int8 by a "
+              + (f"; {q['relu6_as_saturation']} expansions' ReLU6 is the int8 saturation (output zero point -128, "
+                 "`--relu6-saturation`)" if q.get("relu6_as_saturation") else "")
+              + (f"; the outputs of {q['depthwise_quantize_as_cast']} float depthwise convolutions are quantized by a "
                  "`Cast` with the scale folded into the convolution (`--depthwise-cast`: tract's `QuantizeLinear` is a "
                  "scalar loop)" if q.get("depthwise_quantize_as_cast") else "")
               + ". Per-tensor weight scales and symmetric activations let tract fuse the requantization into its "

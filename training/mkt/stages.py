@@ -323,12 +323,16 @@ def quantize(args: Namespace) -> None:
         if not symmetric:
             raise SystemExit("--pointwise-one-row needs symmetric activations (zero points 0)")
         one_row = pointwise_one_row(int8, int8)
-    cast_in = cast_out = 0
-    if getattr(args, "depthwise_cast", False):
-        from .tractgraph import depthwise_input_as_cast, depthwise_quantize_as_cast
+    saturated = 0
+    if getattr(args, "relu6_saturation", False):
+        from .tractgraph import relu6_as_saturation
 
-        cast_in = depthwise_input_as_cast(int8, int8)
-        cast_out = depthwise_quantize_as_cast(int8, int8)
+        saturated = relu6_as_saturation(int8, int8)
+    as_cast = 0
+    if getattr(args, "depthwise_cast", False):
+        from .tractgraph import depthwise_quantize_as_cast
+
+        as_cast = depthwise_quantize_as_cast(int8, int8)
     views = _photo_views(fp32)
     _set_photo_views(int8, views)
     ops: dict[str, int] = {}
@@ -353,8 +357,8 @@ def quantize(args: Namespace) -> None:
                          "per_channel": bool(args.per_channel), "calibration": "percentile 99.99",
                          "depthwise_float": bool(getattr(args, "depthwise_float", False)),
                          "kept_float": keep_float, "float_blocks": blocks,
-                         "pointwise_one_row": one_row, "depthwise_input_as_cast": cast_in,
-                         "depthwise_quantize_as_cast": cast_out,
+                         "pointwise_one_row": one_row, "relu6_as_saturation": saturated,
+                         "depthwise_quantize_as_cast": as_cast,
                          "operators": dict(sorted(ops.items()))},
         "test_fp32": metrics(y, p32),
         "test_int8": metrics(y, p8),
