@@ -313,7 +313,7 @@ fn bench_times_and_profiles_both_models() {
             "{r}"
         );
     }
-    assert_eq!(rows[1]["file_bytes"].as_u64(), Some(7_670_534));
+    assert_eq!(rows[1]["file_bytes"].as_u64(), Some(7_781_277));
     // Table: the first model's ratio is 1.00.
     let fp32_row = s
         .lines()

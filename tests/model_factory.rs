@@ -115,26 +115,26 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
     assert_eq!(q["format"], "QOperator", "{q}");
     // Per-tensor weights and symmetric activations, depthwise convolutions float (tract fuses
     // the requantization then): MobileNetV2's 17 depthwise convolutions stay Conv, and so do
-    // blocks 15-18's; the other 1x1 convolutions (27: blocks 1-14 expand and project) are
-    // QLinearConv with a one-row input (each behind a Reshape and an identity Gather).
+    // blocks 1-6's and 15-18's; the other 1x1 convolutions (16: blocks 7-14 expand and project)
+    // are QLinearConv with a one-row input (each behind a Reshape and an identity Gather).
     assert_eq!(q["per_channel"], false, "{q}");
     assert_eq!(q["depthwise_float"], true, "{q}");
     assert_eq!(
         q["float_blocks"],
-        serde_json::json!(["15", "16", "17", "18"]),
+        serde_json::json!(["1", "2", "3", "4", "5", "6", "15", "16", "17", "18"]),
         "{q}"
     );
-    assert_eq!(q["pointwise_one_row"], 27, "{q}");
-    assert_eq!(q["operators"]["QLinearConv"], 27, "{q}");
-    assert_eq!(q["operators"]["Gather"], 27, "{q}");
-    // Blocks 2-14's expansions end in the int8 saturation (zero point -128: ReLU6 without a
-    // Clip); blocks 1-14's depthwise outputs are quantized by a Cast (the scale folded into the
-    // convolution); blocks 15-18 are float, so 8 QuantizeLinear remain: the residual sums of
-    // blocks 3-13, which feed the next expansion (a project output without a residual sum feeds
-    // it as int8).
-    assert_eq!(q["relu6_as_saturation"], 13, "{q}");
-    assert_eq!(q["depthwise_quantize_as_cast"], 14, "{q}");
-    assert_eq!(q["operators"]["QuantizeLinear"], 8, "{q}");
+    assert_eq!(q["pointwise_one_row"], 16, "{q}");
+    assert_eq!(q["operators"]["QLinearConv"], 16, "{q}");
+    assert_eq!(q["operators"]["Gather"], 16, "{q}");
+    // Blocks 7-14's expansions end in the int8 saturation (zero point -128: ReLU6 without a
+    // Clip) and their depthwise outputs are quantized by a Cast (the scale folded into the
+    // convolution); 6 QuantizeLinear remain: block 7's input (from float block 6) and the
+    // residual sums of blocks 8-13 that feed the next expansion (a project output without a
+    // residual sum feeds it as int8).
+    assert_eq!(q["relu6_as_saturation"], 8, "{q}");
+    assert_eq!(q["depthwise_quantize_as_cast"], 8, "{q}");
+    assert_eq!(q["operators"]["QuantizeLinear"], 6, "{q}");
     assert!(q["operators"].get("MatMulInteger").is_none(), "{q}");
     assert!(q["operators"]["Conv"].as_u64().unwrap() >= 17 + 7, "{q}");
 }

@@ -75,9 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--depthwise-cast", action=argparse.BooleanOptionalAction, default=True,
                     help="quantize each float depthwise convolution's output by a Cast, its scale folded into the "
                          "convolution (mkt/tractgraph.py; default: tract's QuantizeLinear is a scalar loop)")
-    ap.add_argument("--float-blocks", default="15,16,17,18",
-                    help="MobileNetV2 feature blocks whose convolutions stay float in the int8 model (default: the "
-                         "3x3 feature maps, where tract's integer products lose to its float ones; '' for none)")
+    ap.add_argument("--float-blocks", default="1,2,3,4,5,6,15,16,17,18",
+                    help="MobileNetV2 feature blocks whose convolutions stay float in the int8 model (default: blocks "
+                         "1-6, the 48x48 to 12x12 maps with 16-32 channels, where tract's float <-> int8 conversions "
+                         "cost more than its integer products gain, and 15-18, the 3x3 maps, where its integer "
+                         "products lose to its float ones; '' for none)")
     ap.add_argument("--from-fold", type=int, default=0,
                     help="export cross-validation fold N's model (trained on the other folds) instead of the final fit's")
     ap.add_argument("--tta", choices=["auto", "on", "off"], default="auto",

@@ -171,8 +171,10 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               "(quantizing them cost the most agreement with fp32 for little compute)"
               + (", and the depthwise convolutions (tract runs quantized ones as one small product per channel group, "
                  "slower than float)" if q.get("depthwise_float") else "")
-              + (f", and every convolution of feature blocks {', '.join(q['float_blocks'])} (3x3 feature maps: "
-                 "there tract's integer products lose to its float ones)" if q.get("float_blocks") else "")
+              + (f", and every convolution of feature blocks {', '.join(q['float_blocks'])} (`--float-blocks`: by "
+                 "default blocks 1-6, large maps with few channels, where tract's float <-> int8 conversions cost "
+                 "more than its integer products gain, and 15-18, the 3x3 maps, where its integer products lose to "
+                 "its float ones)" if q.get("float_blocks") else "")
               + (f"; the {q['pointwise_one_row']} quantized 1x1 convolutions get a one-row input (`--pointwise-one-row`, "
                  "`training/mkt/tractgraph.py`), which tract runs as one product per layer instead of one per row"
                  if q.get("pointwise_one_row") else "")
