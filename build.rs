@@ -3,9 +3,8 @@
 //! by `third_party/fetch.sh` (pinned version and sha256, checked again here; never copied into
 //! this repository), the SeetaFace frontal detector shipped inside the `rustface` crate package
 //! (located through `cargo metadata`), and the project's classifier from
-//! `models/` when it exists: the int8 model for ARM, where tract runs it with integer kernels, the
-//! fp32 model elsewhere, where tract's integer kernels are slower than its float ones (README,
-//! "Speed"). Override with MOODKIOSK_SEETA_MODEL / MOODKIOSK_CLASSIFIER_MODEL.
+//! `models/` when it exists: the fp32 model on every architecture (below, and README "Speed").
+//! Override with MOODKIOSK_SEETA_MODEL / MOODKIOSK_CLASSIFIER_MODEL.
 
 use std::env;
 use std::fs;
@@ -29,7 +28,8 @@ fn main() {
     embed_blazeface(&manifest, &out);
     // fp32 on every architecture: through tract the int8 model executes about twice the
     // instructions of fp32 per face on a Cortex-A72 and A76 (scripts/arm-count.sh, README "Speed")
-    // and is slower on x86 too; int8 stays in the package for `classifier.model`.
+    // and is no faster on x86 (level with fp32 at best, with VNNI); int8 stays in the package
+    // for `classifier.model`.
     let default = "models/moodkiosk-fp32.onnx";
     let classifier = env::var("MOODKIOSK_CLASSIFIER_MODEL")
         .map(PathBuf::from)

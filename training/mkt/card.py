@@ -39,7 +39,7 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
         for name, f in exp["files"].items():
             L.append(f"| `{name}` | `{f['sha256']}` | {f['bytes']:,} |")
     L += ["", "`moodkiosk` compiles `moodkiosk-fp32.onnx` into its binary (`classifier.model = \"builtin\"`) "
-          "on every architecture: through tract the int8 model is slower than fp32 per face on x86 and executes "
+          "on every architecture: through tract the int8 model is no faster than fp32 per face on x86 (at best level with it, with VNNI) and executes "
           "more instructions per face on a Cortex-A72 / A76 (`scripts/arm-count.sh`, README *Speed*); "
           "`moodkiosk-int8.onnx` ships beside it for `classifier.model` (see *Runtime* below).", "",
           "## Interface", "",
