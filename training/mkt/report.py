@@ -182,8 +182,8 @@ def write_report(args: Namespace, platform: str) -> None:
             vl = a["history"][-1].get("val_loss") if a.get("history") else None
             change = "" if name == "recipe" else f" (`{json.dumps(a['change'])}`)"
             lines.append(f"| {name}{change} | {_pct(v['accuracy'])} | {_pct(v['balanced_accuracy'])} | "
-                         f"{_pct(t['balanced_accuracy']) if t else '-'} | {vl:.4f} |" if vl is not None else
-                         f"| {name}{change} | {_pct(v['accuracy'])} | {_pct(v['balanced_accuracy'])} | - | - |")
+                         f"{_pct(t['balanced_accuracy']) if t else '-'} | "
+                         f"{f'{vl:.4f}' if vl is not None else '- (not kept)'} |")
         lines.append("")
     if cal:
         t = cal["tta"]
@@ -234,7 +234,8 @@ def write_report(args: Namespace, platform: str) -> None:
         lines += [title, "", f"Settings: `{json.dumps(fit['config'])}`", "", f"Seconds per epoch: {secs}.", ""]
     parts = [(f"fold {f['fold'] + 1}", f) for f in folds] + [("the calibration", cal or {}),
                                                              ("the final fit's settings and history", fit or {}),
-                                                             ("the export's graph settings", built)]
+                                                             ("the export's graph settings", built)] + [
+        (f"ablation {n}", a) for n, a in ablations.items()]
     carried = sorted({x.get("carried") for _, x in parts if x.get("carried")})
     if carried:
         lines += [f"Carried over from {', '.join(carried)} (an earlier run's report; its work folder is gone): "
@@ -248,7 +249,9 @@ def write_report(args: Namespace, platform: str) -> None:
                              if f.get(k) is not None} for f in folds],
                      "calibration": cal or {},
                      "fit": fit or {}, "built": built,
-                     "ablations": {n: {"change": a["change"], "val": a["val"]} for n, a in ablations.items()}}
+                     "ablations": {n: {k: a.get(k) for k in ("ablation", "change", "config", "val", "val_flip_averaged",
+                                                             "history", "carried") if a.get(k) is not None}
+                                   for n, a in ablations.items()}}
     (out / "metrics.json").write_text(json.dumps(_json_summary, indent=1))
     from .card import write_card
 

@@ -211,7 +211,7 @@ def _photo_views(path: Path) -> int:
 
 
 def carry_over(args: Namespace) -> list[str]:
-    """Restore the calibration, the cross-validation folds' results, the final fit's settings and
+    """Restore the calibration, the cross-validation folds' and ablations' results, the final fit's settings and
     history and the export's graph settings from the committed report
     (`models/report/metrics.json`) when the work folder lacks them (a new machine: the work folder
     is not committed), so that a model exported from a new final fit keeps the calibration it was
@@ -232,6 +232,12 @@ def carry_over(args: Namespace) -> list[str]:
             config = f.get("config") or {"epochs": args.cv_epochs, "note": "not in the report it was carried "
                                          "from: the recipe's --cv-epochs"}
             _json(p, {**f, "config": config, "carried": f.get("carried") or origin})
+            written.append(str(p))
+    for name, a in (committed.get("ablations") or {}).items():
+        p = args.work / "ablate" / name / "metrics.json"
+        if not p.exists() and a.get("val"):
+            p.parent.mkdir(parents=True, exist_ok=True)
+            _json(p, {"ablation": name, **a, "carried": a.get("carried") or origin})
             written.append(str(p))
     # The final fit's settings and history, and what the export stage built into the graph.
     for name, path in (("fit", args.work / "fit" / "summary.json"), ("built", args.work / "export_fp32.json")):
