@@ -187,6 +187,7 @@ struct Loop {
     /// Publishes the journal to the MQTT broker (`[mqtt]` on).
     publisher: Option<Publisher>,
     fleet: Arc<Fleet>,
+    trim: crate::memory::Trim,
 }
 
 impl Loop {
@@ -211,6 +212,7 @@ impl Loop {
             publisher: None,
             fleet: Arc::new(Fleet::new(false)),
             camera_up: false,
+            trim: crate::memory::Trim::new(crate::memory::TRIM_EVERY, Instant::now()),
             capture,
             p,
             ev,
@@ -256,8 +258,10 @@ impl Loop {
         }
         !ended
     }
-    /// Summary records when due, and the day's count at midnight.
+    /// Summary records when due, the day's count at midnight, and the heap's free pages given
+    /// back.
     fn bookkeeping(&mut self) {
+        self.trim.tick(Instant::now());
         if let Some(rec) = self.visits.summary_due(Instant::now()) {
             self.p.journal.write(&rec);
             self.ev.journal(&self.p.journal);
