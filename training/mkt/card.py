@@ -98,11 +98,13 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               + ", contrast 0.7-1.3, brightness ±0.12, gamma 0.74-1.35"
               + ("; camera-like damage, each with its own chance: Gaussian blur, low resolution, low light, sensor "
                  "noise, JPEG re-compression (quality 25-90)" if cfg.get("degrade") else "") + ".", ""]
-    if ablations and folds:
-        base = folds[0]["val"]["balanced_accuracy"]
-        L += ["- Each choice's effect (fold 1, same epochs; balanced accuracy, the recipe " + _pct(base) + "): "
+    if ablations and ablations.get("recipe"):
+        base = ablations["recipe"]["val"]["balanced_accuracy"]
+        L += [f"- Each choice's effect (fold 1, width {ablations['recipe']['config']['width']}, same epochs and seed; "
+              "balanced accuracy, the recipe " + _pct(base) + "): "
               + "; ".join(f"{n.replace('_', ' ')} {_pct(a['val']['balanced_accuracy'])} "
-                          f"({(a['val']['balanced_accuracy'] - base) * 100:+.2f} points)" for n, a in ablations.items())
+                          f"({(a['val']['balanced_accuracy'] - base) * 100:+.2f} points)"
+                          for n, a in ablations.items() if n != "recipe")
               + " (`models/report/README.md`).", ""]
     if cal:
         t = cal["tta"]

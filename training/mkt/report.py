@@ -154,34 +154,64 @@ def write_report(args: Namespace, platform: str) -> None:
             lines.append(f"| {w} | {c['epochs']} | {_pct(c['val_accuracy'])} | {_pct(c['val_balanced_accuracy'])} | "
                          f"{c['train_images_per_s']:.0f} | {c['params']:,} |")
         lines += ["", f"Rule: {comp['rule']}. Chosen: **{comp['chosen']}**.", ""]
+    # Fold 1 trained at two widths with the same epochs (the calibration fold at the shipped
+    # model's width, the ablations' recipe run at theirs): a longer width comparison than compare's.
+    f1 = next((f for f in folds if f["fold"] == 0), None)
+    rec = ablations.get("recipe")
+    w1 = ((f1 or {}).get("config") or {}).get("width")
+    w2 = ((rec or {}).get("config") or {}).get("width")
+    if f1 and rec and w1 is not None and w2 is not None and w1 != w2 and \
+            f1["config"].get("epochs") == rec["config"].get("epochs"):
+        lines += [f"## Width on fold 1 ({rec['config']['epochs']} epochs each)", "",
+                  "| width | run | val accuracy | val balanced acc. | with flip averaging: balanced acc. |", "|---|---|---|---|---|"]
+        for w, name, r in sorted([(w1, "cross-validation fold 1", f1), (w2, "the ablations' recipe run", rec)]):
+            t = r.get("val_flip_averaged") or {}
+            lines.append(f"| {w} | {name} | {_pct(r['val']['accuracy'])} | {_pct(r['val']['balanced_accuracy'])} | "
+                         f"{_pct(t['balanced_accuracy']) if t else '-'} |")
+        lines.append("")
     if folds:
         lines += ["## 5-fold cross-validation", "", "Stratified, grouped by duplicate group; validation folds never see augmentation.", "",
-                  "| fold | n | accuracy | balanced acc. | P happy | R happy | F1 happy | P not_happy | R not_happy | F1 not_happy |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        rows = []
+                  "| fold | width | epochs | n | accuracy | balanced acc. | P happy | R happy | F1 happy | P not_happy | R not_happy | F1 not_happy |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+        def row(v):
+            return [v["accuracy"], v["balanced_accuracy"], v["happy"]["precision"], v["happy"]["recall"], v["happy"]["f1"],
+                    v["not_happy"]["precision"], v["not_happy"]["recall"], v["not_happy"]["f1"]]
+        by_width: dict = {}
         for f in folds:
-            v = f["val"]
-            r = [v["accuracy"], v["balanced_accuracy"], v["happy"]["precision"], v["happy"]["recall"], v["happy"]["f1"],
-                 v["not_happy"]["precision"], v["not_happy"]["recall"], v["not_happy"]["f1"]]
-            rows.append(r)
-            lines.append(f"| {f['fold'] + 1} | {v['n']} | " + " | ".join(_pct(x) for x in r) + " |")
-        a = np.array(rows)
-        lines.append("| **mean ± std** | | " + " | ".join(f"**{_pct(m)} ± {_pct(s)}**" for m, s in zip(a.mean(0), a.std(0))) + " |")
+            c = f.get("config") or {}
+            by_width.setdefault(c.get("width"), []).append(row(f["val"]))
+            lines.append(f"| {f['fold'] + 1} | {c.get('width', '?')} | {c.get('epochs', '?')} | {f['val']['n']} | "
+                         + " | ".join(_pct(x) for x in row(f["val"])) + " |")
+        # The ablations' recipe run is fold 1 at their width: it completes that width's set.
+        rec = ablations.get("recipe")
+        rec_w = (rec or {}).get("config", {}).get("width")
+        if rec and rec.get("from") is None and rec_w is not None and all(
+                (f.get("config") or {}).get("width") != rec_w for f in folds if f["fold"] == 0):
+            by_width.setdefault(rec_w, []).append(row(rec["val"]))
+            lines.append(f"| 1 (the ablations' recipe run) | {rec_w} | {rec['config']['epochs']} | {rec['val']['n']} | "
+                         + " | ".join(_pct(x) for x in row(rec["val"])) + " |")
+        for w, rows in by_width.items():
+            a = np.array(rows)
+            label = f"**mean ± std, width {w}** ({len(rows)} fold{'s' if len(rows) != 1 else ''})" if len(by_width) > 1 else "**mean ± std**"
+            lines.append(f"| {label} | | | | " + " | ".join(f"**{_pct(m)} ± {_pct(s)}**" for m, s in zip(a.mean(0), a.std(0))) + " |")
+        if len(by_width) > 1:
+            lines += ["", "The folds differ in width: fold 1 is the calibration fold, trained at the shipped model's width; "
+                      "each width's mean is over its own folds."]
         lines += ["", "![per-fold metrics](cv_metrics.png)", "", "![per-fold confusion](cv_confusion.png)", "",
                   "![training curves](training_curves.png)", ""]
         if len(folds) < args.folds:
             lines += [f"Only {len(folds)} of {args.folds} folds are finished; rerun `training/run.sh cv` to resume.", ""]
-    if ablations and folds and folds[0]["fold"] == 0:
-        base = folds[0]
-        lines += ["## Ablations (fold 1, same epochs and seed as the cross-validation's fold 1)", "",
-                  "Each row undoes one choice of the recipe; the first row is the recipe (cross-validation fold 1).", "",
-                  "| run | val accuracy | val balanced acc. | with flip averaging: balanced acc. | last epoch val loss |",
-                  "|---|---|---|---|---|"]
-        for name, a in [("recipe", base)] + list(ablations.items()):
+    if ablations.get("recipe"):
+        lines += ["## Ablations (fold 1; every run with the same width, epochs and seed)", "",
+                  "Each row undoes one choice of the recipe; the first row is the recipe itself.", "",
+                  "| run | width | val accuracy | val balanced acc. | with flip averaging: balanced acc. | last epoch val loss |",
+                  "|---|---|---|---|---|---|"]
+        for name, a in ablations.items():
             v, t = a["val"], a.get("val_flip_averaged") or {}
             vl = a["history"][-1].get("val_loss") if a.get("history") else None
-            change = "" if name == "recipe" else f" (`{json.dumps(a['change'])}`)"
-            lines.append(f"| {name}{change} | {_pct(v['accuracy'])} | {_pct(v['balanced_accuracy'])} | "
+            change = f" (`{json.dumps(a['change'])}`)" if a.get("change") else ""
+            lines.append(f"| {name}{change} | {(a.get('config') or {}).get('width', '?')} | {_pct(v['accuracy'])} | {_pct(v['balanced_accuracy'])} | "
                          f"{_pct(t['balanced_accuracy']) if t else '-'} | "
                          f"{f'{vl:.4f}' if vl is not None else '- (not kept)'} |")
         lines.append("")
@@ -250,7 +280,7 @@ def write_report(args: Namespace, platform: str) -> None:
                      "calibration": cal or {},
                      "fit": fit or {}, "built": built,
                      "ablations": {n: {k: a.get(k) for k in ("ablation", "change", "config", "val", "val_flip_averaged",
-                                                             "history", "carried") if a.get(k) is not None}
+                                                             "history", "from", "carried") if a.get(k) is not None}
                                    for n, a in ablations.items()}}
     (out / "metrics.json").write_text(json.dumps(_json_summary, indent=1))
     from .card import write_card

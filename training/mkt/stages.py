@@ -394,11 +394,13 @@ def _read_json(p: Path):
     return json.loads(p.read_text()) if p.exists() else None
 
 
-def _train_fold(args: Namespace, d: dict, f: int) -> None:
+def _train_fold(args: Namespace, d: dict, f: int, need_logits: bool = False) -> None:
     """Cross-validation fold f (0-based): train on the other folds, keep its out-of-fold logits
-    (plain and mirrored) and metrics in work/cv/fold{f}/; a finished fold is skipped."""
+    (plain and mirrored) and metrics in work/cv/fold{f}/; a finished fold is skipped, and so is
+    one carried over from the committed report unless its logits are needed (`need_logits`:
+    a carried fold has only its metrics)."""
     out = args.work / "cv" / f"fold{f}" / "metrics.json"
-    if out.exists():
+    if out.exists() and not (need_logits and not (out.parent / "val_logits.npz").exists()):
         print(f"fold {f + 1} done, skipping", flush=True)
         return
     xtr, ytr, xva, yva = _fold_split(d, f)
@@ -415,6 +417,7 @@ def _train_fold(args: Namespace, d: dict, f: int) -> None:
 
 
 def cv(args: Namespace) -> None:
+    carry_over(args)  # folds finished on another machine are in the committed report
     d = _load(args)
     for f in range(args.folds):
         _train_fold(args, d, f)
@@ -437,7 +440,7 @@ def calibrate(args: Namespace) -> None:
     photos pay for a second run on the mirror image (TTA_MIN_GAIN, with the same temperature and
     shift) -> work/calibration.json. One fold (6,427 faces) decides, so that the shipped model is
     exported before the other folds train: they only estimate the recipe's accuracy."""
-    _train_fold(args, _load(args), CALIBRATION_FOLD)
+    _train_fold(args, _load(args), CALIBRATION_FOLD, need_logits=True)
     part = np.load(args.work / "cv" / f"fold{CALIBRATION_FOLD}" / "val_logits.npz")
     y, lg, lf = part["y"], part["logits"], part["logits_flip"]
 
@@ -518,14 +521,18 @@ def confidence_bands(y: np.ndarray, p_happy: np.ndarray, step: float = 0.05) -> 
 
 
 ABLATIONS = {
+    "recipe": {},  # the baseline at the ablations' width (cv fold 1 when its settings are the same)
     "hard_labels": {"soft_targets": False},
     "previous_augmentation": {"crop_jitter": False, "degrade": False},
 }
 
 
 def ablate(args: Namespace) -> None:
-    """Each recipe choice's effect on fold 1 (same epochs and seed as the cv stage's fold 1,
-    whose result is the recipe's): the recipe with that choice undone -> work/ablate/*/metrics.json."""
+    """Each recipe choice's effect on fold 1 (same width, epochs and seed for every run): the
+    recipe itself, then the recipe with one choice undone -> work/ablate/*/metrics.json. The
+    recipe run is the cross-validation's fold 1 when that fold was trained with the same
+    settings, and is trained here otherwise (fold 1 may be wider: it is the calibration fold)."""
+    carry_over(args)  # ablations finished on another machine are in the committed report
     d = _load(args)
     width = _width(args)
     xtr, ytr, xva, yva = _fold_split(d, 0)
@@ -535,6 +542,11 @@ def ablate(args: Namespace) -> None:
             print(f"ablation {name} done, skipping", flush=True)
             continue
         cfg = TrainConfig(width=width, epochs=args.cv_epochs, seed=0, **change)
+        fold1 = _read_json(args.work / "cv" / "fold0" / "metrics.json") or {}
+        if not change and fold1.get("config") == cfg.__dict__:
+            _json(out, {"ablation": name, "change": change, "from": "cross-validation fold 1",
+                        **{k: fold1[k] for k in ("config", "val", "val_flip_averaged", "history") if k in fold1}})
+            continue
         model, hist = train_fit(cfg, xtr, ytr, out.parent, xva, yva, f"ablate {name}", s_train=_soft(d, d["folds"] != 0))
         lg, lf = logits_of(model, xva), logits_of(model, xva, flip=True)
         _json(out, {"ablation": name, "change": change, "config": cfg.__dict__,
