@@ -139,17 +139,34 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
     else:
         L += [f"- Width {cfg.get('width', args.width)} given with `--width` (the compare stage has not run).", ""]
     if folds:
-        accs = np.array([f["val"]["accuracy"] for f in folds])
-        bals = np.array([f["val"]["balanced_accuracy"] for f in folds])
+        widths: dict = {}
+        for f in folds:
+            widths.setdefault((f.get("config") or {}).get("width"), []).append(f["val"])
         L += ["## Cross-validation", "",
               f"{len(folds)}-fold stratified cross-validation grouped by duplicate group, {folds[0].get('config', {}).get('epochs', '?')} "
-              "epochs per fold (per-fold table and charts: `models/report/README.md`).", "",
-              "| fold | accuracy | balanced accuracy | F1 happy | F1 not_happy |", "|---|---|---|---|---|"]
+              "epochs per fold (per-fold table and charts: `models/report/README.md`)"
+              + ("; the folds differ in width (fold 1, the calibration fold, at the shipped model's): a mean per width"
+                 if len(widths) > 1 else "") + ".", "",
+              "| fold | width | accuracy | balanced accuracy | F1 happy | F1 not_happy |", "|---|---|---|---|---|---|"]
         for f in folds:
             v = f["val"]
-            L.append(f"| {f['fold'] + 1} | {_pct(v['accuracy'])} | {_pct(v['balanced_accuracy'])} | "
-                     f"{_pct(v['happy']['f1'])} | {_pct(v['not_happy']['f1'])} |")
-        L += [f"| mean ± std | {_pct(accs.mean())} ± {_pct(accs.std())} | {_pct(bals.mean())} ± {_pct(bals.std())} | | |", ""]
+            L.append(f"| {f['fold'] + 1} | {(f.get('config') or {}).get('width', '?')} | {_pct(v['accuracy'])} | "
+                     f"{_pct(v['balanced_accuracy'])} | {_pct(v['happy']['f1'])} | {_pct(v['not_happy']['f1'])} |")
+        rec = (ablations or {}).get("recipe")
+        rec_w = ((rec or {}).get("config") or {}).get("width")
+        if rec and rec.get("from") is None and rec_w is not None and all(
+                (f.get("config") or {}).get("width") != rec_w for f in folds if f["fold"] == 0):
+            # The ablations' recipe run is fold 1 at their width: it completes that width's set.
+            widths.setdefault(rec_w, []).append(rec["val"])
+            v = rec["val"]
+            L.append(f"| 1 (the ablations' recipe run) | {rec_w} | {_pct(v['accuracy'])} | "
+                     f"{_pct(v['balanced_accuracy'])} | {_pct(v['happy']['f1'])} | {_pct(v['not_happy']['f1'])} |")
+        for w, vals in widths.items():
+            accs = np.array([v["accuracy"] for v in vals])
+            bals = np.array([v["balanced_accuracy"] for v in vals])
+            L.append(f"| mean ± std{f' (width {w}, {len(vals)} fold' + ('s' if len(vals) != 1 else '') + ')' if len(widths) > 1 else ''} | | "
+                     f"{_pct(accs.mean())} ± {_pct(accs.std())} | {_pct(bals.mean())} ± {_pct(bals.std())} | | |")
+        L.append("")
     if exp:
         L += ["## Test results (onnxruntime; `moodkiosk eval` reproduces them through tract)", "",
               "| model | accuracy | balanced accuracy | precision happy | recall happy | recall not_happy |", "|---|---|---|---|---|---|"]
