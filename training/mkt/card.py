@@ -8,7 +8,7 @@ from argparse import Namespace
 import numpy as np
 
 from .model import GRAY_MEAN, GRAY_STD, HIDDEN
-from .stages import FP32, INT8
+from .stages import FP32, INT8, cv_runs
 
 
 def _pct(v: float) -> str:
@@ -100,7 +100,8 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
                  "noise, JPEG re-compression (quality 25-90)" if cfg.get("degrade") else "") + ".", ""]
     if ablations and ablations.get("recipe"):
         base = ablations["recipe"]["val"]["balanced_accuracy"]
-        L += [f"- Each choice's effect (fold 1, width {ablations['recipe']['config']['width']}, same epochs and seed; "
+        L += [f"- Each choice's effect (fold 1, width {ablations['recipe']['config']['width']}, same seed, "
+              f"{ablations['recipe']['config']['epochs']} epochs unless changed; "
               "balanced accuracy, the recipe " + _pct(base) + "): "
               + "; ".join(f"{n.replace('_', ' ')} {_pct(a['val']['balanced_accuracy'])} "
                           f"({(a['val']['balanced_accuracy'] - base) * 100:+.2f} points)"
@@ -139,27 +140,18 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
     else:
         L += [f"- Width {cfg.get('width', args.width)} given with `--width` (the compare stage has not run).", ""]
     if folds:
+        runs = cv_runs(folds, ablations or {})
         widths: dict = {}
-        for f in folds:
-            widths.setdefault((f.get("config") or {}).get("width"), []).append(f["val"])
+        for _, w, _, v in runs:
+            widths.setdefault(w, []).append(v)
         L += ["## Cross-validation", "",
               f"{len(folds)}-fold stratified cross-validation grouped by duplicate group, {folds[0].get('config', {}).get('epochs', '?')} "
               "epochs per fold (per-fold table and charts: `models/report/README.md`)"
               + ("; the folds differ in width (fold 1, the calibration fold, at the shipped model's): a mean per width"
                  if len(widths) > 1 else "") + ".", "",
               "| fold | width | accuracy | balanced accuracy | F1 happy | F1 not_happy |", "|---|---|---|---|---|---|"]
-        for f in folds:
-            v = f["val"]
-            L.append(f"| {f['fold'] + 1} | {(f.get('config') or {}).get('width', '?')} | {_pct(v['accuracy'])} | "
-                     f"{_pct(v['balanced_accuracy'])} | {_pct(v['happy']['f1'])} | {_pct(v['not_happy']['f1'])} |")
-        rec = (ablations or {}).get("recipe")
-        rec_w = ((rec or {}).get("config") or {}).get("width")
-        if rec and rec.get("from") is None and rec_w is not None and all(
-                (f.get("config") or {}).get("width") != rec_w for f in folds if f["fold"] == 0):
-            # The ablations' recipe run is fold 1 at their width: it completes that width's set.
-            widths.setdefault(rec_w, []).append(rec["val"])
-            v = rec["val"]
-            L.append(f"| 1 (the ablations' recipe run) | {rec_w} | {_pct(v['accuracy'])} | "
+        for label, w, _, v in runs:
+            L.append(f"| {label} | {w if w is not None else '?'} | {_pct(v['accuracy'])} | "
                      f"{_pct(v['balanced_accuracy'])} | {_pct(v['happy']['f1'])} | {_pct(v['not_happy']['f1'])} |")
         for w, vals in widths.items():
             accs = np.array([v["accuracy"] for v in vals])

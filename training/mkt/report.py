@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .stages import FP32, INT8  # noqa: E402
+from .stages import FP32, INT8, cv_runs  # noqa: E402
 
 
 def _read(p: Path):
@@ -178,19 +178,10 @@ def write_report(args: Namespace, platform: str) -> None:
             return [v["accuracy"], v["balanced_accuracy"], v["happy"]["precision"], v["happy"]["recall"], v["happy"]["f1"],
                     v["not_happy"]["precision"], v["not_happy"]["recall"], v["not_happy"]["f1"]]
         by_width: dict = {}
-        for f in folds:
-            c = f.get("config") or {}
-            by_width.setdefault(c.get("width"), []).append(row(f["val"]))
-            lines.append(f"| {f['fold'] + 1} | {c.get('width', '?')} | {c.get('epochs', '?')} | {f['val']['n']} | "
-                         + " | ".join(_pct(x) for x in row(f["val"])) + " |")
-        # The ablations' recipe run is fold 1 at their width: it completes that width's set.
-        rec = ablations.get("recipe")
-        rec_w = (rec or {}).get("config", {}).get("width")
-        if rec and rec.get("from") is None and rec_w is not None and all(
-                (f.get("config") or {}).get("width") != rec_w for f in folds if f["fold"] == 0):
-            by_width.setdefault(rec_w, []).append(row(rec["val"]))
-            lines.append(f"| 1 (the ablations' recipe run) | {rec_w} | {rec['config']['epochs']} | {rec['val']['n']} | "
-                         + " | ".join(_pct(x) for x in row(rec["val"])) + " |")
+        for label, w, epochs, v in cv_runs(folds, ablations):
+            by_width.setdefault(w, []).append(row(v))
+            lines.append(f"| {label} | {w if w is not None else '?'} | {epochs or '?'} | {v['n']} | "
+                         + " | ".join(_pct(x) for x in row(v)) + " |")
         for w, rows in by_width.items():
             a = np.array(rows)
             label = f"**mean ± std, width {w}** ({len(rows)} fold{'s' if len(rows) != 1 else ''})" if len(by_width) > 1 else "**mean ± std**"
@@ -203,8 +194,8 @@ def write_report(args: Namespace, platform: str) -> None:
         if len(folds) < args.folds:
             lines += [f"Only {len(folds)} of {args.folds} folds are finished; rerun `training/run.sh cv` to resume.", ""]
     if ablations.get("recipe"):
-        lines += ["## Ablations (fold 1; every run with the same width, epochs and seed)", "",
-                  "Each row undoes one choice of the recipe; the first row is the recipe itself.", "",
+        lines += ["## Ablations (fold 1; every run with the same width and seed, the same epochs unless changed)", "",
+                  "Each row changes one choice of the recipe (undoes it, or doubles the epochs); the first row is the recipe itself.", "",
                   "| run | width | val accuracy | val balanced acc. | with flip averaging: balanced acc. | last epoch val loss |",
                   "|---|---|---|---|---|---|"]
         for name, a in ablations.items():

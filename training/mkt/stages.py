@@ -537,12 +537,28 @@ ABLATIONS = {
     "recipe": {},  # the baseline at the ablations' width (cv fold 1 when its settings are the same)
     "hard_labels": {"soft_targets": False},
     "previous_augmentation": {"crop_jitter": False, "degrade": False},
+    "twice_the_epochs": {"epochs": 14},  # converged at 7? (the learning rate decays over the run)
 }
 
 
+def cv_runs(folds: list, ablations: dict) -> list:
+    """The cross-validation's runs as (label, width, epochs, validation metrics): each fold, and
+    the ablations' recipe run when it is fold 1 at a width that fold 1 was not trained at (it
+    completes that width's set of folds)."""
+    runs = [(str(f["fold"] + 1), (f.get("config") or {}).get("width"), (f.get("config") or {}).get("epochs"),
+             f["val"]) for f in folds]
+    rec = ablations.get("recipe") or {}
+    w = (rec.get("config") or {}).get("width")
+    if rec and rec.get("from") is None and w is not None and all(
+            (f.get("config") or {}).get("width") != w for f in folds if f["fold"] == 0):
+        runs.append(("1 (the ablations' recipe run)", w, rec["config"].get("epochs"), rec["val"]))
+    return runs
+
+
 def ablate(args: Namespace) -> None:
-    """Each recipe choice's effect on fold 1 (same width, epochs and seed for every run): the
-    recipe itself, then the recipe with one choice undone -> work/ablate/*/metrics.json. The
+    """Each recipe choice's effect on fold 1 (same width, epochs and seed for every run unless the
+    change is the epochs): the recipe itself, then the recipe with one choice changed ->
+    work/ablate/*/metrics.json. The
     recipe run is the cross-validation's fold 1 when that fold was trained with the same
     settings, and is trained here otherwise (fold 1 may be wider: it is the calibration fold)."""
     carry_over(args)  # ablations finished on another machine are in the committed report
@@ -554,7 +570,7 @@ def ablate(args: Namespace) -> None:
         if out.exists():
             print(f"ablation {name} done, skipping", flush=True)
             continue
-        cfg = TrainConfig(width=width, epochs=args.cv_epochs, seed=0, **change)
+        cfg = TrainConfig(**{"width": width, "epochs": args.cv_epochs, "seed": 0, **change})
         fold1 = _read_json(args.work / "cv" / "fold0" / "metrics.json") or {}
         if not change and fold1.get("config") == cfg.__dict__:
             _json(out, {"ablation": name, "change": change, "from": "cross-validation fold 1",
