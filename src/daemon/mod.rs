@@ -261,8 +261,9 @@ impl Loop {
     /// Summary records when due, the day's count at midnight, and the heap's free pages given
     /// back.
     fn bookkeeping(&mut self) {
-        self.trim.tick(Instant::now());
-        if let Some(rec) = self.visits.summary_due(Instant::now()) {
+        let now = Instant::now();
+        self.trim.tick(now);
+        if let Some(rec) = self.visits.summary_due(now) {
             self.p.journal.write(&rec);
             self.ev.journal(&self.p.journal);
         }
