@@ -537,7 +537,8 @@ ABLATIONS = {
     "recipe": {},  # the baseline at the ablations' width (cv fold 1 when its settings are the same)
     "hard_labels": {"soft_targets": False},
     "previous_augmentation": {"crop_jitter": False, "degrade": False},
-    "twice_the_epochs": {"epochs": 14},  # converged at 7? (the learning rate decays over the run)
+    # Twice the default --cv-epochs: converged at 7? (the learning rate decays over the run)
+    "twice_the_epochs": {"epochs": 14},
 }
 
 
@@ -558,9 +559,9 @@ def cv_runs(folds: list, ablations: dict) -> list:
 def ablate(args: Namespace) -> None:
     """Each recipe choice's effect on fold 1 (same width, epochs and seed for every run unless the
     change is the epochs): the recipe itself, then the recipe with one choice changed ->
-    work/ablate/*/metrics.json. The
-    recipe run is the cross-validation's fold 1 when that fold was trained with the same
-    settings, and is trained here otherwise (fold 1 may be wider: it is the calibration fold)."""
+    work/ablate/*/metrics.json. The recipe run is the cross-validation's fold 1 when that fold
+    was trained with the same settings, and is trained here otherwise (fold 1 may be wider: it
+    is the calibration fold)."""
     carry_over(args)  # ablations finished on another machine are in the committed report
     d = _load(args)
     width = _width(args)
