@@ -50,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "models", help="where models, card and report go")
     ap.add_argument("--manifest", type=Path, help="where the test-set manifest goes (default: work/test_manifest.csv)")
     ap.add_argument("--width", default="auto", help="0.5, 1.0 or auto (from the compare stage)")
-    ap.add_argument("--epochs", type=int, default=9, help="epochs of the final fit")
-    ap.add_argument("--cv-epochs", type=int, default=7, help="epochs per cross-validation fold (and per ablation)")
+    ap.add_argument("--epochs", type=int, default=14, help="epochs of the final fit")
+    ap.add_argument("--cv-epochs", type=int, default=14, help="epochs per cross-validation fold")
+    ap.add_argument("--ablate-epochs", type=int, default=7,
+                    help="epochs per ablation run (the twice_the_epochs ablation doubles them)")
     ap.add_argument("--compare-epochs", type=int, default=2, help="epochs per width in the compare stage")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--limit", type=int, default=0, help="smoke test: use only this many images per split")

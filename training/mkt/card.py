@@ -87,7 +87,9 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               f"{cfg['weight_decay']}, batch {cfg['batch']}, {cfg['epochs']} epochs "
               + (f"(the shipped model is cross-validation fold {fit['from_fold']}'s: trained on the other "
                  f"{args.folds - 1} folds, {fit['train_images']:,} images; `training/run.sh export --from-fold {fit['from_fold']}`)"
-                 if fit.get("from_fold") else "(final fit on the whole training pool)") + ", channels_last, CPU.",
+                 if fit.get("from_fold") else "(final fit on the whole training pool)") + ", channels_last, CPU"
+              + (f"; the shipped weights are the exponential moving average of the weights (decay {cfg['weight_average']} "
+                 "per step, BatchNorm statistics included)" if cfg.get("weight_average") else "") + ".",
               ("- Loss: cross-entropy against the FER+ vote distribution (P(happy) = happiness votes / emotion votes, "
                "the FER+ paper's probability scheme)" if cfg.get("soft_targets") else
                f"- Loss: categorical cross-entropy with label smoothing {cfg['label_smoothing']}")
@@ -141,22 +143,23 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
         L += [f"- Width {cfg.get('width', args.width)} given with `--width` (the compare stage has not run).", ""]
     if folds:
         runs = cv_runs(folds, ablations or {})
-        widths: dict = {}
-        for _, w, _, v in runs:
-            widths.setdefault(w, []).append(v)
+        recipes: dict = {}
+        for _, w, epochs, v in runs:
+            recipes.setdefault((w, epochs), []).append(v)
         L += ["## Cross-validation", "",
-              f"{len(folds)}-fold stratified cross-validation grouped by duplicate group, {folds[0].get('config', {}).get('epochs', '?')} "
-              "epochs per fold (per-fold table and charts: `models/report/README.md`)"
-              + ("; the folds differ in width (fold 1, the calibration fold, at the shipped model's): a mean per width"
-                 if len(widths) > 1 else "") + ".", "",
-              "| fold | width | accuracy | balanced accuracy | F1 happy | F1 not_happy |", "|---|---|---|---|---|---|"]
-        for label, w, _, v in runs:
-            L.append(f"| {label} | {w if w is not None else '?'} | {_pct(v['accuracy'])} | "
+              f"{len(folds)}-fold stratified cross-validation grouped by duplicate group "
+              "(per-fold table and charts: `models/report/README.md`)"
+              + ("; the folds differ in width or epochs (an earlier recipe's folds stay until the current recipe "
+                 "trains them again): a mean per width and epochs" if len(recipes) > 1 else "") + ".", "",
+              "| fold | width | epochs | accuracy | balanced accuracy | F1 happy | F1 not_happy |", "|---|---|---|---|---|---|---|"]
+        for label, w, epochs, v in runs:
+            L.append(f"| {label} | {w if w is not None else '?'} | {epochs or '?'} | {_pct(v['accuracy'])} | "
                      f"{_pct(v['balanced_accuracy'])} | {_pct(v['happy']['f1'])} | {_pct(v['not_happy']['f1'])} |")
-        for w, vals in widths.items():
+        for (w, epochs), vals in recipes.items():
             accs = np.array([v["accuracy"] for v in vals])
             bals = np.array([v["balanced_accuracy"] for v in vals])
-            L.append(f"| mean ± std{f' (width {w}, {len(vals)} fold' + ('s' if len(vals) != 1 else '') + ')' if len(widths) > 1 else ''} | | "
+            n = f"{len(vals)} fold" + ("s" if len(vals) != 1 else "")
+            L.append(f"| mean ± std{f' (width {w}, {epochs} epochs, {n})' if len(recipes) > 1 else ''} | | | "
                      f"{_pct(accs.mean())} ± {_pct(accs.std())} | {_pct(bals.mean())} ± {_pct(bals.std())} | | |")
         L.append("")
     if exp:

@@ -177,18 +177,30 @@ def write_report(args: Namespace, platform: str) -> None:
         def row(v):
             return [v["accuracy"], v["balanced_accuracy"], v["happy"]["precision"], v["happy"]["recall"], v["happy"]["f1"],
                     v["not_happy"]["precision"], v["not_happy"]["recall"], v["not_happy"]["f1"]]
-        by_width: dict = {}
+        by_recipe: dict = {}
         for label, w, epochs, v in cv_runs(folds, ablations):
-            by_width.setdefault(w, []).append(row(v))
+            by_recipe.setdefault((w, epochs), []).append(row(v))
             lines.append(f"| {label} | {w if w is not None else '?'} | {epochs or '?'} | {v['n']} | "
                          + " | ".join(_pct(x) for x in row(v)) + " |")
-        for w, rows in by_width.items():
+        for (w, epochs), rows in by_recipe.items():
             a = np.array(rows)
-            label = f"**mean ± std, width {w}** ({len(rows)} fold{'s' if len(rows) != 1 else ''})" if len(by_width) > 1 else "**mean ± std**"
+            label = (f"**mean ± std, width {w}, {epochs or '?'} epochs** ({len(rows)} fold{'s' if len(rows) != 1 else ''})"
+                     if len(by_recipe) > 1 else "**mean ± std**")
             lines.append(f"| {label} | | | | " + " | ".join(f"**{_pct(m)} ± {_pct(s)}**" for m, s in zip(a.mean(0), a.std(0))) + " |")
-        if len(by_width) > 1:
-            lines += ["", "The folds differ in width: fold 1 is the calibration fold, trained at the shipped model's width; "
-                      "each width's mean is over its own folds."]
+        if len(by_recipe) > 1:
+            lines += ["", "The folds differ in width or epochs (an earlier recipe's folds, kept until the current "
+                      "recipe has trained them again: `training/run.sh cv` trains each fold whose settings differ); "
+                      "each mean is over its own folds."]
+        averaged = [f for f in folds if (f.get("history") or [{}])[-1].get("raw_val_acc") is not None]
+        if averaged:
+            lines += ["", "Weight averaging (each fold's own run: the exponential moving average of the weights, "
+                      "which is what the fold reports and the export ships, against the plain weights of the same last step):", "",
+                      "| fold | epochs | plain weights: accuracy | balanced acc. | val loss | averaged: accuracy | balanced acc. | val loss |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for f in averaged:
+                h = f["history"][-1]
+                lines.append(f"| {f['fold'] + 1} | {h['epoch']} | {_pct(h['raw_val_acc'])} | {_pct(h['raw_val_bal_acc'])} | "
+                             f"{h['raw_val_loss']:.4f} | {_pct(h['val_acc'])} | {_pct(h['val_bal_acc'])} | {h['val_loss']:.4f} |")
         lines += ["", "![per-fold metrics](cv_metrics.png)", "", "![per-fold confusion](cv_confusion.png)", "",
                   "![training curves](training_curves.png)", ""]
         if len(folds) < args.folds:

@@ -229,8 +229,7 @@ def carry_over(args: Namespace) -> list[str]:
         if not p.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
             # Reports before this one kept neither a fold's settings nor its history.
-            config = f.get("config") or {"epochs": args.cv_epochs, "note": "not in the report it was carried "
-                                         "from: the recipe's --cv-epochs"}
+            config = f.get("config") or {"note": "not in the report it was carried from"}
             _json(p, {**f, "config": config, "carried": f.get("carried") or origin})
             written.append(str(p))
     for name, a in (committed.get("ablations") or {}).items():
@@ -409,15 +408,20 @@ def _read_json(p: Path):
 
 def _train_fold(args: Namespace, d: dict, f: int, need_logits: bool = False) -> None:
     """Cross-validation fold f (0-based): train on the other folds, keep its out-of-fold logits
-    (plain and mirrored) and metrics in work/cv/fold{f}/; a finished fold is skipped, and so is
-    one carried over from the committed report unless its logits are needed (`need_logits`:
-    a carried fold has only its metrics)."""
+    (plain and mirrored) and metrics in work/cv/fold{f}/; a fold finished with the same settings
+    is skipped, and so is one carried over from the committed report unless its logits are
+    needed (`need_logits`: a carried fold has only its metrics). A fold trained with other
+    settings (an earlier recipe) is trained again."""
     out = args.work / "cv" / f"fold{f}" / "metrics.json"
-    if out.exists() and not (need_logits and not (out.parent / "val_logits.npz").exists()):
+    cfg = TrainConfig(width=_width(args), epochs=args.cv_epochs, seed=f)
+    done = _read_json(out)
+    if done and done.get("config") == cfg.__dict__ and not (need_logits and not (out.parent / "val_logits.npz").exists()):
         print(f"fold {f + 1} done, skipping", flush=True)
         return
+    if done and done.get("config") != cfg.__dict__:
+        print(f"fold {f + 1} was trained with other settings ({done.get('config')}): training it with "
+              f"{cfg.__dict__}", flush=True)
     xtr, ytr, xva, yva = _fold_split(d, f)
-    cfg = TrainConfig(width=_width(args), epochs=args.cv_epochs, seed=f)
     model, hist = train_fit(cfg, xtr, ytr, out.parent, xva, yva, f"cv fold {f + 1}/{args.folds}",
                             s_train=_soft(d, d["folds"] != f))
     lg, lf = logits_of(model, xva), logits_of(model, xva, flip=True)
@@ -537,7 +541,7 @@ ABLATIONS = {
     "recipe": {},  # the baseline at the ablations' width (cv fold 1 when its settings are the same)
     "hard_labels": {"soft_targets": False},
     "previous_augmentation": {"crop_jitter": False, "degrade": False},
-    # Twice the default --cv-epochs: converged at 7? (the learning rate decays over the run)
+    # Twice the default --ablate-epochs: converged at 7? (the learning rate decays over the run)
     "twice_the_epochs": {"epochs": 14},
 }
 
@@ -571,7 +575,7 @@ def ablate(args: Namespace) -> None:
         if out.exists():
             print(f"ablation {name} done, skipping", flush=True)
             continue
-        cfg = TrainConfig(**{"width": width, "epochs": args.cv_epochs, "seed": 0, **change})
+        cfg = TrainConfig(**{"width": width, "epochs": args.ablate_epochs, "seed": 0, **change})
         fold1 = _read_json(args.work / "cv" / "fold0" / "metrics.json") or {}
         if not change and fold1.get("config") == cfg.__dict__:
             _json(out, {"ablation": name, "change": change, "from": "cross-validation fold 1",

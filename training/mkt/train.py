@@ -34,6 +34,9 @@ class TrainConfig:
     crop_jitter: bool = True
     # Camera-like damage: blur, sensor noise, JPEG re-compression, low resolution, low light.
     degrade: bool = True
+    # Exponential moving average of the weights (and BatchNorm statistics) per step; the
+    # averaged network is the one returned, evaluated and exported. 0: off.
+    weight_average: float = 0.999
 
 
 def _jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
@@ -200,6 +203,41 @@ def fit_temperature(y: np.ndarray, logits: np.ndarray, probs=None) -> float:
     return best_t
 
 
+class WeightAverage:
+    """An exponential moving average of a model's state (weights and BatchNorm statistics), with
+    the usual warm-up of the decay (``min(decay, (1 + n) / (10 + n))`` after n updates) so that
+    the first steps' random head does not linger."""
+
+    def __init__(self, model: MoodNet, decay: float):
+        self.decay = decay
+        self.updates = 0
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: MoodNet) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for k, v in model.state_dict().items():
+            e = self.state[k]
+            if e.dtype.is_floating_point:
+                e.mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                e.copy_(v)
+
+    def model(self, width: float) -> MoodNet:
+        m = MoodNet(width).to(memory_format=torch.channels_last)
+        m.load_state_dict(self.state)
+        return m.eval()
+
+
+def _val_record(model: MoodNet, x_val: np.ndarray, y_val: np.ndarray, prefix: str = "") -> dict:
+    p = predict(model, x_val)
+    m = metrics(y_val, p)
+    eps = 1e-7
+    return {f"{prefix}val_loss": float(-np.mean(np.log(np.where(y_val == 1, p, 1 - p) + eps))),
+            f"{prefix}val_acc": m["accuracy"], f"{prefix}val_bal_acc": m["balanced_accuracy"]}
+
+
 def fit(
     cfg: TrainConfig,
     x_train: np.ndarray,
@@ -210,7 +248,9 @@ def fit(
     label: str = "",
     s_train: np.ndarray | None = None,
 ) -> tuple[MoodNet, list[dict]]:
-    """Train (resuming from ``workdir/ckpt.pt`` when present) and return the model and per-epoch history."""
+    """Train (resuming from ``workdir/ckpt.pt`` when present) and return the model (the weight
+    average when ``cfg.weight_average``) and per-epoch history (with a weight average, the
+    validation figures of the plain weights too, as ``raw_val_*``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     model = MoodNet(cfg.width).to(memory_format=torch.channels_last)
@@ -228,6 +268,7 @@ def fit(
         return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    avg = WeightAverage(model, cfg.weight_average) if cfg.weight_average > 0 else None
     history: list[dict] = []
     start_epoch = 0
     ckpt = workdir / "ckpt.pt"
@@ -239,6 +280,8 @@ def fit(
             sched.load_state_dict(state["sched"])
             history = state["history"]
             start_epoch = state["epoch"]
+            if avg is not None:
+                avg.state, avg.updates = state["average"], state["average_updates"]
             print(f"[{label}] resuming after epoch {start_epoch}", flush=True)
     wts = class_weights(y_train)
     g = torch.Generator().manual_seed(cfg.seed * 1000 + start_epoch)
@@ -268,8 +311,10 @@ def fit(
             loss.backward()
             opt.step()
             sched.step()
+            if avg is not None:
+                avg.update(model)
             seen += len(idx)
-            loss_sum += float(loss) * len(idx)
+            loss_sum += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
             if (b + 1) % 50 == 0 or b + 1 == steps_per_epoch:
                 el = time.time() - t0
@@ -282,19 +327,19 @@ def fit(
                 )
         rec = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen, "seconds": time.time() - t0}
         if x_val is not None and y_val is not None and len(x_val):
-            p = predict(model, x_val)
-            m = metrics(y_val, p)
-            eps = 1e-7
-            rec["val_loss"] = float(-np.mean(np.log(np.where(y_val == 1, p, 1 - p) + eps)))
-            rec["val_acc"] = m["accuracy"]
-            rec["val_bal_acc"] = m["balanced_accuracy"]
-            print(f"[{label}] epoch {epoch + 1} val acc {m['accuracy']:.4f} bal {m['balanced_accuracy']:.4f}", flush=True)
+            rec.update(_val_record(avg.model(cfg.width) if avg else model, x_val, y_val))
+            msg = f"val acc {rec['val_acc']:.4f} bal {rec['val_bal_acc']:.4f}"
+            if avg is not None:
+                rec.update(_val_record(model, x_val, y_val, "raw_"))
+                msg += f" (plain weights: acc {rec['raw_val_acc']:.4f} bal {rec['raw_val_bal_acc']:.4f})"
+            print(f"[{label}] epoch {epoch + 1} {msg}", flush=True)
         history.append(rec)
         torch.save(
             {"config": asdict(cfg), "model": model.state_dict(), "opt": opt.state_dict(),
-             "sched": sched.state_dict(), "history": history, "epoch": epoch + 1},
+             "sched": sched.state_dict(), "history": history, "epoch": epoch + 1,
+             **({"average": avg.state, "average_updates": avg.updates} if avg else {})},
             ckpt.with_suffix(".tmp"),
         )
         ckpt.with_suffix(".tmp").replace(ckpt)
     (workdir / "history.json").write_text(json.dumps(history, indent=1))
-    return model, history
+    return (avg.model(cfg.width) if avg else model), history
