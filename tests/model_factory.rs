@@ -66,14 +66,19 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
     );
     // Each fold is trained with the recipe's weight averaging: its history scores the averaged
     // weights (what it reports and ships) and the plain ones, epoch by epoch.
-    let fold: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(work.join("cv/fold0/metrics.json")).unwrap(),
-    )
-    .unwrap();
-    assert!(fold["config"]["weight_average"].as_f64().unwrap() > 0.0, "{fold}");
+    let fold: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("cv/fold0/metrics.json")).unwrap())
+            .unwrap();
+    assert!(
+        fold["config"]["weight_average"].as_f64().unwrap() > 0.0,
+        "{fold}"
+    );
     let last = fold["history"].as_array().unwrap().last().unwrap().clone();
     for k in ["val_acc", "raw_val_acc", "val_bal_acc", "raw_val_bal_acc"] {
-        assert!((0.0..=1.0).contains(&last[k].as_f64().unwrap()), "{k}: {last}");
+        assert!(
+            (0.0..=1.0).contains(&last[k].as_f64().unwrap()),
+            "{k}: {last}"
+        );
     }
     assert_eq!(last["val_acc"], fold["val"]["accuracy"], "{fold}");
     let export: serde_json::Value =
