@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=14, help="epochs of the final fit")
     ap.add_argument("--cv-epochs", type=int, default=14, help="epochs per cross-validation fold")
     ap.add_argument("--ablate-epochs", type=int, default=7,
-                    help="epochs per ablation run (the twice_the_epochs ablation doubles them)")
+                    help="epochs per ablation run (the twice_the_epochs ablation runs 14, twice the default)")
     ap.add_argument("--compare-epochs", type=int, default=2, help="epochs per width in the compare stage")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--limit", type=int, default=0, help="smoke test: use only this many images per split")

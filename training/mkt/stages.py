@@ -415,10 +415,11 @@ def _train_fold(args: Namespace, d: dict, f: int, need_logits: bool = False) -> 
     out = args.work / "cv" / f"fold{f}" / "metrics.json"
     cfg = TrainConfig(width=_width(args), epochs=args.cv_epochs, seed=f)
     done = _read_json(out)
-    if done and done.get("config") == cfg.__dict__ and not (need_logits and not (out.parent / "val_logits.npz").exists()):
+    same = done is not None and done.get("config") == cfg.__dict__
+    if same and not (need_logits and not (out.parent / "val_logits.npz").exists()):
         print(f"fold {f + 1} done, skipping", flush=True)
         return
-    if done and done.get("config") != cfg.__dict__:
+    if done and not same:
         print(f"fold {f + 1} was trained with other settings ({done.get('config')}): training it with "
               f"{cfg.__dict__}", flush=True)
     xtr, ytr, xva, yva = _fold_split(d, f)
