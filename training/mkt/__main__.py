@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="epochs per ablation run (the twice_the_epochs ablation runs 14, twice the default)")
     ap.add_argument("--compare-epochs", type=int, default=2, help="epochs per width in the compare stage")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--fold", type=int, default=0,
+                    help="cv: train only fold N (1-based), so that folds can train side by side (each with --threads 1)")
     ap.add_argument("--limit", type=int, default=0, help="smoke test: use only this many images per split")
     ap.add_argument("--calibration", type=int, default=1024,
                     help="training faces used to calibrate int8 (onnxruntime keeps all their activations: "

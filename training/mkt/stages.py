@@ -435,9 +435,11 @@ def _train_fold(args: Namespace, d: dict, f: int, need_logits: bool = False) -> 
 
 
 def cv(args: Namespace) -> None:
+    if not 0 <= args.fold <= args.folds:
+        raise SystemExit(f"--fold {args.fold}: give a fold from 1 to {args.folds} (0: all)")
     carry_over(args)  # folds finished on another machine are in the committed report
     d = _load(args)
-    for f in range(args.folds):
+    for f in [args.fold - 1] if args.fold else range(args.folds):
         _train_fold(args, d, f)
 
 
