@@ -24,7 +24,7 @@ frame=target/bench-frame.jpg
 if [ -x "$py" ] && $py -c "import cv2" 2>/dev/null; then
   $py training/bench_peer.py --make-frame "$frame"
 else
-  echo "(opencv-python-headless missing in training/.venv: scripts/deps.sh --bench; bench frame made from the photo by moodkiosk)" >&2
+  echo "(opencv-python-headless missing in training/.venv: scripts/deps.sh --test; bench frame made from the photo by moodkiosk)" >&2
   frame=""
 fi
 frame_args=()
