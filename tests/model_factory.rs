@@ -39,6 +39,7 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
         ("prepare", vec!["--limit", "120"]),
         ("cv", vec!["--cv-epochs", "1", "--folds", "2"]),
         ("calibrate", vec!["--folds", "2"]),
+        ("ensemble", vec!["--folds", "2"]),
         ("fit", vec!["--epochs", "1"]),
         // Flip averaging of photos forced on: the models name two photo views in their metadata.
         ("export", vec!["--calibration", "64", "--tta", "on"]),
@@ -127,6 +128,21 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
         cal["out_of_fold_images"].as_u64().unwrap(),
         "{cal}"
     );
+    // The ensemble stage scored both folds' models on the test subset, alone and averaged.
+    let ens: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("ensemble.json")).unwrap())
+            .unwrap();
+    assert_eq!(ens["folds"].as_array().unwrap().len(), 2, "{ens}");
+    assert_eq!(ens["runs_per_face"]["with_mirror"], 4, "{ens}");
+    assert_eq!(ens["temperature"], cal["temperature"], "{ens}");
+    for k in ["one_run", "with_mirror"] {
+        for m in ["accuracy", "balanced_accuracy", "ece"] {
+            assert!(
+                (0.0..=1.0).contains(&ens["mean"][k][m].as_f64().unwrap()),
+                "{k} {m}: {ens}"
+            );
+        }
+    }
     // The quantize stage wrote the integer-path format tract runs with integer kernels.
     let q = &export["quantization"];
     assert_eq!(q["format"], "QOperator", "{q}");

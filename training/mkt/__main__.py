@@ -16,6 +16,8 @@ before the remaining folds and the ablations, which only measure the recipe, tra
            test set with onnxruntime (needs only the prepare stage and the committed fp32 model)
   cv       5-fold cross-validation -> work/cv/fold*/ (fold 1 is already there from calibrate)
   ablate   each recipe choice undone on fold 1 -> work/ablate/*/
+  ensemble the fold models on the test set, alone and averaged: how far the recipe reaches when
+           several of its networks vote (a ceiling, not shipped) -> work/ensemble.json
   report   charts and tables into models/report/, models/MODEL_CARD.md
 """
 
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mkt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", nargs="?", default="all",
                     choices=["all", "prepare", "manifest", "compare", "fit", "export", "quantize", "cv", "calibrate",
-                             "ablate", "report"])
+                             "ablate", "ensemble", "report"])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013",
                     help="fer2013 folder with index.csv, a Kaggle fer2013.csv, or an image folder")
     ap.add_argument("--ferplus", type=Path, help="fer2013new.csv for a Kaggle fer2013.csv")
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    order = (["prepare", "compare", "calibrate", "fit", "export", "cv", "ablate", "report"]
+    order = (["prepare", "compare", "calibrate", "fit", "export", "cv", "ablate", "ensemble", "report"]
              if args.stage == "all" else [args.stage])
     for st in order:
         print(f"== stage {st}", flush=True)

@@ -204,8 +204,18 @@ def write_card(args: Namespace, prep, comp, exp, fit, folds, cal=None, ablations
               "they run in float between DequantizeLinear and QuantizeLinear." + (f" Operators: {ops}." if ops else ""), "",
               "Through tract (`moodkiosk eval --manifest training/work/test_manifest.csv --model models/moodkiosk-int8.onnx "
               "--agree-with models/moodkiosk-fp32.onnx`) the same test set gives the same accuracy within 0.2 points and "
-              "the agreement with fp32 (checked by `tests/cli.rs`).", "",
-              "## Runtime", "",
+              "the agreement with fp32 (checked by `tests/cli.rs`).", ""]
+        ens_p = args.work / "ensemble.json"
+        ens = json.loads(ens_p.read_text()) if ens_p.exists() else None
+        if ens:
+            m, n = ens["mean"], ens["runs_per_face"]["one_run"]
+            L += [f"How far the recipe reaches when several networks vote: the mean P(happy) of {n} cross-validation "
+                  f"folds' models (each trained on the other {args.folds - 1} folds) scores {_pct(m['one_run']['accuracy'])} / "
+                  f"{_pct(m['one_run']['balanced_accuracy'])} balanced on the same test set, "
+                  f"{_pct(m['with_mirror']['accuracy'])} / {_pct(m['with_mirror']['balanced_accuracy'])} with the "
+                  f"mirror images ({2 * n} runs per face; PyTorch fp32, `training/run.sh ensemble`): a ceiling for one "
+                  "network of this recipe, not shipped.", ""]
+        L += ["## Runtime", "",
               "Why QOperator: tract turns `QLinearConv` into int8 x int8 -> int32 matrix products, exact integer "
               "arithmetic that gives bit-identical probabilities on x86 and arm64 (checked under qemu by "
               "`cross/test-aarch64.sh`), with the arm64 integer kernels `arm64simd_mmm_i32_8x8` (Cortex-A72, Pi 4) and "

@@ -260,6 +260,29 @@ def write_report(args: Namespace, platform: str) -> None:
             lines += [f"Expected calibration error on the test set (15 bins): fp32 {exp['test_ece_fp32']:.4f}, "
                       f"int8 {exp['test_ece_int8']:.4f}.", ""]
         lines += ["![test confusion](test_confusion.png)", ""]
+    ens = _read(args.work / "ensemble.json")
+    if ens:
+        lines += ["## The fold models on the test set: how far the recipe reaches when networks vote", "",
+                  f"Each cross-validation fold's model (trained on the other {args.folds - 1} folds) on the "
+                  f"{ens['test_images']} test images (PyTorch fp32, the calibration's T = {ens['temperature']:.3f} and "
+                  f"happy shift {ens['happy_bias']:.2f} as the export builds them in), and the mean of their P(happy). "
+                  "A ceiling for one network of the recipe, not a candidate: the mean of N networks costs N runs per "
+                  "face (`training/run.sh ensemble`).", "",
+                  "| model | runs per face | accuracy | balanced acc. | ECE | with the mirror image: accuracy | balanced acc. | ECE |",
+                  "|---|---|---|---|---|---|---|---|"]
+
+        def cells(r):
+            a, b = r["one_run"], r["with_mirror"]
+            return (f"{_pct(a['accuracy'])} | {_pct(a['balanced_accuracy'])} | {a['ece']:.4f} | "
+                    f"{_pct(b['accuracy'])} | {_pct(b['balanced_accuracy'])} | {b['ece']:.4f}")
+        for r in ens["folds"]:
+            c = r.get("config") or {}
+            lines.append(f"| fold {r['fold']} (width {c.get('width', '?')}, {c.get('epochs', '?')} epochs) | 1 | {cells(r)} |")
+        n = ens["runs_per_face"]["one_run"]
+        lines += [f"| **mean of the {n} folds' P(happy)** | {n} | {cells(ens['mean'])} |", ""]
+        if exp:
+            lines += [f"The shipped fp32 on the same images (onnxruntime, one run): {_pct(exp['test_fp32']['accuracy'])}% / "
+                      f"{_pct(exp['test_fp32']['balanced_accuracy'])}% balanced.", ""]
     if fit:
         secs = ", ".join("%.0f" % r["seconds"] for r in fit["history"])
         title = (f"## Shipped model: cross-validation fold {fit['from_fold']}'s (trained on the other folds)"
@@ -267,7 +290,8 @@ def write_report(args: Namespace, platform: str) -> None:
         lines += [title, "", f"Settings: `{json.dumps(fit['config'])}`", "", f"Seconds per epoch: {secs}.", ""]
     parts = [(f"fold {f['fold'] + 1}", f) for f in folds] + [("the calibration", cal or {}),
                                                              ("the final fit's settings and history", fit or {}),
-                                                             ("the export's graph settings", built)] + [
+                                                             ("the export's graph settings", built),
+                                                             ("the fold models' test scores", ens or {})] + [
         (f"ablation {n}", a) for n, a in ablations.items()]
     carried = sorted({x.get("carried") for _, x in parts if x.get("carried")})
     if carried:
@@ -281,7 +305,7 @@ def write_report(args: Namespace, platform: str) -> None:
                      "cv": [{k: f.get(k) for k in ("fold", "val", "val_flip_averaged", "config", "history", "carried")
                              if f.get(k) is not None} for f in folds],
                      "calibration": cal or {},
-                     "fit": fit or {}, "built": built,
+                     "fit": fit or {}, "built": built, "ensemble": ens or {},
                      "ablations": {n: {k: a.get(k) for k in ("ablation", "change", "config", "val", "val_flip_averaged",
                                                              "history", "from", "carried") if a.get(k) is not None}
                                    for n, a in ablations.items()}}
