@@ -40,7 +40,8 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
         ("cv", vec!["--cv-epochs", "1", "--folds", "2"]),
         ("calibrate", vec!["--folds", "2"]),
         ("ensemble", vec!["--folds", "2"]),
-        ("fit", vec!["--epochs", "1"]),
+        // The final fit distils the two folds' models (half of each target is their P(happy)).
+        ("fit", vec!["--epochs", "1", "--teacher-weight", "0.5"]),
         // Flip averaging of photos forced on: the models name two photo views in their metadata.
         ("export", vec!["--calibration", "64", "--tta", "on"]),
         ("manifest", vec![]),
@@ -127,6 +128,15 @@ fn tiny_training_run_exports_a_model_tract_can_score() {
         counted,
         cal["out_of_fold_images"].as_u64().unwrap(),
         "{cal}"
+    );
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("fit/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(fit["config"]["teacher_weight"], 0.5, "{fit}");
+    assert_eq!(
+        fit["teacher"]["models"].as_array().unwrap().len(),
+        2,
+        "{fit}"
     );
     // The ensemble stage scored both folds' models on the test subset, alone and averaged.
     let ens: serde_json::Value =

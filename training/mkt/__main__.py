@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--manifest", type=Path, help="where the test-set manifest goes (default: work/test_manifest.csv)")
     ap.add_argument("--width", default="auto", help="0.5, 1.0 or auto (from the compare stage)")
     ap.add_argument("--epochs", type=int, default=14, help="epochs of the final fit")
+    ap.add_argument("--teacher-weight", type=float, default=0.0,
+                    help="fit: distil the cross-validation folds' models into the final fit: this share of each soft "
+                         "target is their mean P(happy) (face and mirror image), the rest the FER+ votes (0: votes only)")
     ap.add_argument("--cv-epochs", type=int, default=14, help="epochs per cross-validation fold")
     ap.add_argument("--ablate-epochs", type=int, default=7,
                     help="epochs per ablation run (the twice_the_epochs ablation runs 14, twice the default)")

@@ -16,7 +16,7 @@ from . import data, preprocess
 from .model import Exported, MoodNet
 from .preprocess import PHOTO_VIEWS_KEY
 from .train import (TrainConfig, ece, fit as train_fit, fit_temperature, logits_of, metrics, predict,
-                    probs_from_logits)
+                    probs_from_logits, same_config)
 
 FP32 = "moodkiosk-fp32.onnx"
 INT8 = "moodkiosk-int8.onnx"
@@ -150,12 +150,48 @@ def _width(args: Namespace) -> float:
 
 def fit(args: Namespace) -> None:
     d = _load(args)
-    cfg = TrainConfig(width=_width(args), epochs=args.epochs)
+    w = float(getattr(args, "teacher_weight", 0.0))
+    if not (0.0 <= w <= 1.0):
+        raise SystemExit(f"--teacher-weight {w}: give a share from 0 to 1")
+    cfg = TrainConfig(width=_width(args), epochs=args.epochs, teacher_weight=w)
     t0 = time.time()
-    model, hist = train_fit(cfg, d["x_train"], d["y_train"], args.work / "fit", label="fit", s_train=_soft(d))
+    targets, teacher = _soft(d), None
+    if w > 0:
+        teacher = _teacher(args, d["x_train"])
+        targets = ((1 - w) * targets + w * teacher["p_happy"]).astype(np.float32)
+    model, hist = train_fit(cfg, d["x_train"], d["y_train"], args.work / "fit", label="fit", s_train=targets)
     torch.save({"width": cfg.width, "state": model.state_dict()}, args.work / "fit" / "model.pt")
     _json(args.work / "fit" / "summary.json", {"config": cfg.__dict__, "history": hist,
-                                               "wall_seconds_this_run": time.time() - t0})
+                                               "wall_seconds_this_run": time.time() - t0,
+                                               **({"teacher": {k: v for k, v in teacher.items() if k != "p_happy"}}
+                                                  if teacher else {})})
+
+
+def _teacher(args: Namespace, x: np.ndarray) -> dict:
+    """The distillation teacher's P(happy) of every training image: the mean over the
+    cross-validation folds' models (work/cv/fold*/model.pt) of the face's and its mirror image's
+    softmax, without the calibration (the student is calibrated as any model is). Cached in
+    work/teacher.npz for the same model files."""
+    paths = [p for p in sorted((args.work / "cv").glob("fold*/model.pt"))]
+    if not paths:
+        raise SystemExit(f"--teacher-weight needs cross-validation models in {args.work / 'cv'}: run the cv stage first")
+    key = [f"{p.parent.name}:{_sha256(p)}" for p in paths]
+    cache = args.work / "teacher.npz"
+    if cache.exists():
+        z = np.load(cache)
+        if list(z["models"]) == key and len(z["p_happy"]) == len(x):
+            return {"models": key, "p_happy": z["p_happy"]}
+    t0, ps = time.time(), []
+    for p in paths:
+        st = torch.load(p, map_location="cpu", weights_only=True)
+        model = MoodNet(st["width"])
+        model.load_state_dict(st["state"])
+        model = model.to(memory_format=torch.channels_last).eval()
+        ps.append((probs_from_logits(logits_of(model, x)) + probs_from_logits(logits_of(model, x, flip=True))) / 2)
+        print(f"teacher: {p.parent.name} done ({time.time() - t0:.0f} s)", flush=True)
+    p_happy = np.mean(ps, 0).astype(np.float32)
+    np.savez(cache, models=np.array(key), p_happy=p_happy)
+    return {"models": key, "p_happy": p_happy}
 
 
 def _fit_model(args: Namespace) -> MoodNet:
@@ -417,7 +453,7 @@ def _train_fold(args: Namespace, d: dict, f: int, need_logits: bool = False) -> 
     out = args.work / "cv" / f"fold{f}" / "metrics.json"
     cfg = TrainConfig(width=_width(args), epochs=args.cv_epochs, seed=f)
     done = _read_json(out)
-    same = done is not None and done.get("config") == cfg.__dict__
+    same = done is not None and same_config(done.get("config"), cfg)
     if same and not (need_logits and not (out.parent / "val_logits.npz").exists()):
         print(f"fold {f + 1} done, skipping", flush=True)
         return
@@ -629,7 +665,7 @@ def ablate(args: Namespace) -> None:
             continue
         cfg = TrainConfig(**{"width": width, "epochs": args.ablate_epochs, "seed": 0, **change})
         fold1 = _read_json(args.work / "cv" / "fold0" / "metrics.json") or {}
-        if not change and fold1.get("config") == cfg.__dict__:
+        if not change and same_config(fold1.get("config"), cfg):
             _json(out, {"ablation": name, "change": change, "from": "cross-validation fold 1",
                         **{k: fold1[k] for k in ("config", "val", "val_flip_averaged", "history") if k in fold1}})
             continue

@@ -37,6 +37,25 @@ class TrainConfig:
     # Exponential moving average of the weights (and BatchNorm statistics) per step; the
     # averaged network is the one returned, evaluated and exported. 0: off.
     weight_average: float = 0.999
+    # Distillation: the share of each soft target taken from a teacher's P(happy) (the mean of
+    # the cross-validation folds' models, face and mirror image) instead of the FER+ votes.
+    # 0: the votes alone. The stage that trains computes the mixed targets (stages.fit).
+    teacher_weight: float = 0.0
+
+
+# Settings added to TrainConfig after runs had been recorded without them, with the value that
+# those runs were in effect trained with (weight_average is not here: runs recorded before it
+# trained without averaging, which is not its default, so they are trained again).
+LATER_SETTINGS = {"teacher_weight": 0.0}
+
+
+def same_config(recorded: dict | None, cfg: TrainConfig) -> bool:
+    """Whether a run recorded with settings `recorded` was trained as `cfg` (LATER_SETTINGS fill
+    in what a run recorded before them lacks, so that a new setting does not retrain every
+    finished fold)."""
+    if recorded is None:
+        return False
+    return {**LATER_SETTINGS, **recorded} == asdict(cfg)
 
 
 def _jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
@@ -274,7 +293,7 @@ def fit(
     ckpt = workdir / "ckpt.pt"
     if ckpt.exists():
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        if state.get("config") == asdict(cfg):
+        if same_config(state.get("config"), cfg):
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["opt"])
             sched.load_state_dict(state["sched"])
