@@ -170,12 +170,13 @@ def fit(args: Namespace) -> None:
 def _teacher(args: Namespace, x: np.ndarray) -> dict:
     """The distillation teacher's P(happy) of every training image: the mean over the
     cross-validation folds' models (work/cv/fold*/model.pt) of the face's and its mirror image's
-    softmax, without the calibration (the student is calibrated as any model is). Cached in
-    work/teacher.npz for the same model files."""
-    paths = [p for p in sorted((args.work / "cv").glob("fold*/model.pt"))]
+    softmax, uncalibrated (the targets are votes' shares; the export builds in the calibrate
+    stage's temperature and shift as for any final fit). Cached in work/teacher.npz for the same
+    model files."""
+    paths = sorted((args.work / "cv").glob("fold*/model.pt"), key=lambda p: int(p.parent.name.removeprefix("fold")))
     if not paths:
         raise SystemExit(f"--teacher-weight needs cross-validation models in {args.work / 'cv'}: run the cv stage first")
-    key = [f"{p.parent.name}:{_sha256(p)}" for p in paths]
+    key = [f"fold {int(p.parent.name.removeprefix('fold')) + 1}:{_sha256(p)}" for p in paths]  # 1-based, as reported
     cache = args.work / "teacher.npz"
     if cache.exists():
         z = np.load(cache)
@@ -188,7 +189,7 @@ def _teacher(args: Namespace, x: np.ndarray) -> dict:
         model.load_state_dict(st["state"])
         model = model.to(memory_format=torch.channels_last).eval()
         ps.append((probs_from_logits(logits_of(model, x)) + probs_from_logits(logits_of(model, x, flip=True))) / 2)
-        print(f"teacher: {p.parent.name} done ({time.time() - t0:.0f} s)", flush=True)
+        print(f"teacher: {key[len(ps) - 1].split(':')[0]} done ({time.time() - t0:.0f} s)", flush=True)
     p_happy = np.mean(ps, 0).astype(np.float32)
     np.savez(cache, models=np.array(key), p_happy=p_happy)
     return {"models": key, "p_happy": p_happy}
