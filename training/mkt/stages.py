@@ -167,6 +167,14 @@ def fit(args: Namespace) -> None:
                                                   if teacher else {})})
 
 
+def _saved_model(path: Path) -> MoodNet:
+    """A model saved by the cv or fit stage ({"width", "state"}), ready to score (eval mode)."""
+    st = torch.load(path, map_location="cpu", weights_only=True)
+    model = MoodNet(st["width"])
+    model.load_state_dict(st["state"])
+    return model.to(memory_format=torch.channels_last).eval()
+
+
 def _teacher(args: Namespace, x: np.ndarray) -> dict:
     """The distillation teacher's P(happy) of every training image: the mean over the
     cross-validation folds' models (work/cv/fold*/model.pt) of the face's and its mirror image's
@@ -184,10 +192,7 @@ def _teacher(args: Namespace, x: np.ndarray) -> dict:
             return {"models": key, "p_happy": z["p_happy"]}
     t0, ps = time.time(), []
     for p in paths:
-        st = torch.load(p, map_location="cpu", weights_only=True)
-        model = MoodNet(st["width"])
-        model.load_state_dict(st["state"])
-        model = model.to(memory_format=torch.channels_last).eval()
+        model = _saved_model(p)
         ps.append((probs_from_logits(logits_of(model, x)) + probs_from_logits(logits_of(model, x, flip=True))) / 2)
         print(f"teacher: {key[len(ps) - 1].split(':')[0]} done ({time.time() - t0:.0f} s)", flush=True)
     p_happy = np.mean(ps, 0).astype(np.float32)
@@ -569,10 +574,7 @@ def ensemble(args: Namespace) -> None:
         done = _read_json(p.with_name("metrics.json")) or {}
         if not p.exists():
             continue
-        st = torch.load(p, map_location="cpu", weights_only=True)
-        model = MoodNet(st["width"])
-        model.load_state_dict(st["state"])
-        model = model.to(memory_format=torch.channels_last).eval()
+        model = _saved_model(p)
         sh = np.array([0.0, shift * t], dtype=np.float32)  # the shift after T, as Exported adds it
         runs.append({"fold": f + 1, "config": done.get("config"),
                      "p": probs_from_logits(logits_of(model, x) + sh, t),
