@@ -568,15 +568,14 @@ def ensemble(args: Namespace) -> None:
     cal = _read_json(args.work / "calibration.json") or {}
     t, shift = float(cal.get("temperature", 1.0)), float((cal.get("happy_bias") or {}).get("value", 0.0))
     x, y = d["x_test"], d["y_test"]
+    sh = np.array([0.0, shift * t], dtype=np.float32)  # the shift after T, as Exported adds it
     runs = []
     for f in range(args.folds):
         p = args.work / "cv" / f"fold{f}" / "model.pt"
-        done = _read_json(p.with_name("metrics.json")) or {}
         if not p.exists():
             continue
         model = _saved_model(p)
-        sh = np.array([0.0, shift * t], dtype=np.float32)  # the shift after T, as Exported adds it
-        runs.append({"fold": f + 1, "config": done.get("config"),
+        runs.append({"fold": f + 1, "config": (_read_json(p.with_name("metrics.json")) or {}).get("config"),
                      "p": probs_from_logits(logits_of(model, x) + sh, t),
                      "p_flip": probs_from_logits(logits_of(model, x, flip=True) + sh, t)})
         print(f"fold {f + 1}: test accuracy {metrics(y, runs[-1]['p'])['accuracy']:.4f}", flush=True)
