@@ -168,11 +168,17 @@ def fit(args: Namespace) -> None:
 
 
 def _saved_model(path: Path) -> MoodNet:
-    """A model saved by the cv or fit stage ({"width", "state"}), ready to score (eval mode)."""
+    """A model saved by the cv or fit stage ({"width", "state"}), in eval mode."""
     st = torch.load(path, map_location="cpu", weights_only=True)
     model = MoodNet(st["width"])
     model.load_state_dict(st["state"])
-    return model.to(memory_format=torch.channels_last).eval()
+    return model.eval()
+
+
+def _fold_models(args: Namespace) -> list[tuple[int, Path]]:
+    """The cross-validation folds whose models are in the work folder: (fold, 1-based; model.pt)."""
+    paths = [(f + 1, args.work / "cv" / f"fold{f}" / "model.pt") for f in range(args.folds)]
+    return [(f, p) for f, p in paths if p.exists()]
 
 
 def _teacher(args: Namespace, x: np.ndarray) -> dict:
@@ -181,20 +187,20 @@ def _teacher(args: Namespace, x: np.ndarray) -> dict:
     softmax, uncalibrated (the targets are votes' shares; the export builds in the calibrate
     stage's temperature and shift as for any final fit). Cached in work/teacher.npz for the same
     model files."""
-    paths = sorted((args.work / "cv").glob("fold*/model.pt"), key=lambda p: int(p.parent.name.removeprefix("fold")))
-    if not paths:
+    folds = _fold_models(args)
+    if not folds:
         raise SystemExit(f"--teacher-weight needs cross-validation models in {args.work / 'cv'}: run the cv stage first")
-    key = [f"fold {int(p.parent.name.removeprefix('fold')) + 1}:{_sha256(p)}" for p in paths]  # 1-based, as reported
+    key = [f"fold {f}:{_sha256(p)}" for f, p in folds]
     cache = args.work / "teacher.npz"
     if cache.exists():
         z = np.load(cache)
         if list(z["models"]) == key and len(z["p_happy"]) == len(x):
             return {"models": key, "p_happy": z["p_happy"]}
     t0, ps = time.time(), []
-    for p in paths:
-        model = _saved_model(p)
+    for f, p in folds:
+        model = _saved_model(p).to(memory_format=torch.channels_last)
         ps.append((probs_from_logits(logits_of(model, x)) + probs_from_logits(logits_of(model, x, flip=True))) / 2)
-        print(f"teacher: {key[len(ps) - 1].split(':')[0]} done ({time.time() - t0:.0f} s)", flush=True)
+        print(f"teacher: fold {f} done ({time.time() - t0:.0f} s)", flush=True)
     p_happy = np.mean(ps, 0).astype(np.float32)
     np.savez(cache, models=np.array(key), p_happy=p_happy)
     return {"models": key, "p_happy": p_happy}
@@ -206,10 +212,7 @@ def _fit_model(args: Namespace) -> MoodNet:
     p = args.work / "cv" / f"fold{fold - 1}" / "model.pt" if fold else args.work / "fit" / "model.pt"
     if not p.exists():
         raise SystemExit(f"{p} missing: run the {'cv' if fold else 'fit'} stage first")
-    st = torch.load(p, map_location="cpu", weights_only=True)
-    model = MoodNet(st["width"])
-    model.load_state_dict(st["state"])
-    return model.eval()
+    return _saved_model(p)
 
 
 class _Calib:
@@ -570,15 +573,12 @@ def ensemble(args: Namespace) -> None:
     x, y = d["x_test"], d["y_test"]
     sh = np.array([0.0, shift * t], dtype=np.float32)  # the shift after T, as Exported adds it
     runs = []
-    for f in range(args.folds):
-        p = args.work / "cv" / f"fold{f}" / "model.pt"
-        if not p.exists():
-            continue
-        model = _saved_model(p)
-        runs.append({"fold": f + 1, "config": (_read_json(p.with_name("metrics.json")) or {}).get("config"),
+    for f, p in _fold_models(args):
+        model = _saved_model(p).to(memory_format=torch.channels_last)
+        runs.append({"fold": f, "config": (_read_json(p.with_name("metrics.json")) or {}).get("config"),
                      "p": probs_from_logits(logits_of(model, x) + sh, t),
                      "p_flip": probs_from_logits(logits_of(model, x, flip=True) + sh, t)})
-        print(f"fold {f + 1}: test accuracy {metrics(y, runs[-1]['p'])['accuracy']:.4f}", flush=True)
+        print(f"fold {f}: test accuracy {metrics(y, runs[-1]['p'])['accuracy']:.4f}", flush=True)
     if len(runs) < 2:
         # A pipeline on a new machine has folds carried over without their models: keep what the
         # committed report measured (carry_over) rather than stop before the report.
