@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use image::{DynamicImage, GrayImage};
+use image::GrayImage;
 
 use crate::photo::{self, PhotoError, PhotoLimits};
 
@@ -17,28 +17,6 @@ pub struct Frame {
     pub seq: u64,
     /// When the frame was captured (or replayed).
     pub at: Instant,
-}
-
-/// Luma of an RGB pixel: PIL's integer ITU-R 601 formula, the one the model was trained with.
-#[inline]
-pub fn luma(r: u8, g: u8, b: u8) -> u8 {
-    ((19595 * r as u32 + 38470 * g as u32 + 7471 * b as u32 + 32768) >> 16) as u8
-}
-
-/// Any decoded image to 8-bit gray with the training luma formula (alpha ignored).
-pub fn to_gray(img: &DynamicImage) -> GrayImage {
-    match img {
-        DynamicImage::ImageLuma8(g) => g.clone(),
-        DynamicImage::ImageLumaA8(_)
-        | DynamicImage::ImageLuma16(_)
-        | DynamicImage::ImageLumaA16(_) => img.to_luma8(),
-        _ => {
-            let rgb = img.to_rgb8();
-            let (w, h) = rgb.dimensions();
-            let data = rgb.pixels().map(|p| luma(p[0], p[1], p[2])).collect();
-            GrayImage::from_raw(w, h, data).expect("sizes match")
-        }
-    }
 }
 
 /// How a camera encodes its frames.
@@ -225,14 +203,6 @@ mod tests {
         for t in spans(640, 256) {
             assert!((t.iter().map(|x| x.1).sum::<f32>() - 1.0).abs() < 1e-5);
         }
-    }
-
-    #[test]
-    fn luma_matches_pil() {
-        // PIL: Image.new("RGB", (1, 1), (200, 100, 50)).convert("L").getpixel((0, 0)) == 124
-        assert_eq!(luma(200, 100, 50), 124);
-        assert_eq!(luma(255, 255, 255), 255);
-        assert_eq!(luma(0, 0, 0), 0);
     }
 
     #[test]

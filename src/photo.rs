@@ -15,8 +15,6 @@ use std::io::Cursor;
 
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
-use crate::frame::to_gray;
-
 /// Formats accepted (the ones this binary can decode).
 pub const FORMATS: &[ImageFormat] = &[
     ImageFormat::Jpeg,
@@ -85,6 +83,28 @@ fn format_name(f: ImageFormat) -> &'static str {
         ImageFormat::Bmp => "BMP",
         ImageFormat::Pnm => "PNM",
         _ => "image",
+    }
+}
+
+/// Luma of an RGB pixel: PIL's integer ITU-R 601 formula, the one the model was trained with.
+#[inline]
+pub fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((19595 * r as u32 + 38470 * g as u32 + 7471 * b as u32 + 32768) >> 16) as u8
+}
+
+/// Any decoded image to 8-bit gray with the training luma formula (alpha ignored).
+pub fn to_gray(img: &DynamicImage) -> GrayImage {
+    match img {
+        DynamicImage::ImageLuma8(g) => g.clone(),
+        DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageLuma16(_)
+        | DynamicImage::ImageLumaA16(_) => img.to_luma8(),
+        _ => {
+            let rgb = img.to_rgb8();
+            let (w, h) = rgb.dimensions();
+            let data = rgb.pixels().map(|p| luma(p[0], p[1], p[2])).collect();
+            GrayImage::from_raw(w, h, data).expect("sizes match")
+        }
     }
 }
 
@@ -272,6 +292,14 @@ fn jpeg_luma(jpeg: &[u8], strict: bool) -> Result<GrayImage, PhotoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn luma_matches_pil() {
+        // PIL: Image.new("RGB", (1, 1), (200, 100, 50)).convert("L").getpixel((0, 0)) == 124
+        assert_eq!(luma(200, 100, 50), 124);
+        assert_eq!(luma(255, 255, 255), 255);
+        assert_eq!(luma(0, 0, 0), 0);
+    }
     use image::{ImageEncoder, RgbImage};
 
     fn png(w: u32, h: u32) -> Vec<u8> {

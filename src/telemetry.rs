@@ -26,11 +26,80 @@ use crate::mood::Mood;
 /// timeout says otherwise (the unit's `WatchdogSec=30`).
 pub const STALL: Duration = Duration::from_secs(30);
 
+/// Where the camera is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraStatus {
+    /// Not opened yet.
+    Starting,
+    /// Delivering frames.
+    Up,
+    /// Cannot be opened or read; retried.
+    Down,
+}
+
+impl CameraStatus {
+    /// `starting`, `up` or `down` (the API's and MQTT's word).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraStatus::Starting => "starting",
+            CameraStatus::Up => "up",
+            CameraStatus::Down => "down",
+        }
+    }
+}
+
+/// The MQTT publisher's link to its broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// `[mqtt]` is off (the fleet page's word; `/api/status` then has no `mqtt`).
+    Off,
+    Connecting,
+    Connected,
+    /// Unreachable or lost; retried with backoff.
+    Down,
+    /// The broker refused the login.
+    Refused,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Off => "off",
+            LinkState::Connecting => "connecting",
+            LinkState::Connected => "connected",
+            LinkState::Down => "down",
+            LinkState::Refused => "refused",
+        }
+    }
+}
+
+/// What became of a photo posted to `/api/classify` (the `outcome` label of
+/// `moodkiosk_uploads_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadOutcome {
+    Classified,
+    /// All workers busy and the queue full.
+    Busy,
+    /// Refused: too large, not an image, corrupt.
+    Rejected,
+}
+
+impl UploadOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadOutcome::Classified => "classified",
+            UploadOutcome::Busy => "busy",
+            UploadOutcome::Rejected => "rejected",
+        }
+    }
+}
+
 /// Camera state as shown on the status page.
 #[derive(Debug, Clone, Serialize)]
 pub struct CameraState {
-    /// `starting`, `up` or `down`.
-    pub state: &'static str,
+    pub state: CameraStatus,
     /// The source (when up) or the error (when down).
     pub detail: String,
     /// RFC 3339 time of the last change.
@@ -50,8 +119,7 @@ pub struct LastDecision {
 pub struct BrokerStatus {
     /// The broker's address (`mqtt://host:port`).
     pub broker: String,
-    /// `connecting`, `connected`, `down` or `refused` (the broker refused the login).
-    pub state: &'static str,
+    pub state: LinkState,
     /// The last error, or empty.
     pub detail: String,
     /// RFC 3339 time of the last change.
@@ -185,7 +253,7 @@ impl Telemetry {
             tick_ms: AtomicU64::new(0),
             state: Mutex::new(State {
                 camera: CameraState {
-                    state: "starting",
+                    state: CameraStatus::Starting,
                     detail: "not opened yet".into(),
                     since: rfc3339(Local::now()),
                 },
@@ -293,7 +361,7 @@ impl Telemetry {
         }
         self.camera_up.set(1);
         self.state().camera = CameraState {
-            state: "up",
+            state: CameraStatus::Up,
             detail,
             since: rfc3339(Local::now()),
         };
@@ -303,7 +371,7 @@ impl Telemetry {
     pub fn camera_down(&self, why: String) {
         self.camera_up.set(0);
         self.state().camera = CameraState {
-            state: "down",
+            state: CameraStatus::Down,
             detail: why,
             since: rfc3339(Local::now()),
         };
@@ -404,11 +472,11 @@ impl Telemetry {
         self.state().journal_backlog = n;
     }
 
-    /// An upload was classified (`classified`) or refused (`rejected`, `busy`).
-    pub fn upload(&self, outcome: &str) {
+    /// An upload was classified or refused.
+    pub fn upload(&self, outcome: UploadOutcome) {
         self.uploads
             .get_or_create(&OutcomeLabel {
-                outcome: outcome.into(),
+                outcome: outcome.as_str().into(),
             })
             .inc();
     }
@@ -416,7 +484,7 @@ impl Telemetry {
     /// The MQTT link's state (`None`: `[mqtt]` is off).
     pub fn mqtt(&self, status: Option<BrokerStatus>) {
         let (up, unacked) = match &status {
-            Some(s) => ((s.state == "connected") as i64, s.unacked as i64),
+            Some(s) => ((s.state == LinkState::Connected) as i64, s.unacked as i64),
             None => (0, 0),
         };
         self.mqtt_connected.set(up);
@@ -485,7 +553,7 @@ mod tests {
         );
         assert!(m.ends_with("# EOF\n"));
         let s = t.snapshot();
-        assert_eq!(s.camera.state, "up");
+        assert_eq!(s.camera.state, CameraStatus::Up);
         assert_eq!(s.last_decision.unwrap().mood, Mood::Happy);
     }
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::check_range;
-use crate::config::Invalid;
 use crate::face::FaceBox;
 use crate::mood::{Mood, Prediction};
+use crate::settings::Invalid;
 
 /// `[steady]`: temporal smoothing of per-frame moods (documented in config/moodkiosk.toml).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -80,7 +80,7 @@ fn analyzer() -> Analyzer {
 }
 
 fn luma_of(img: &RgbImage) -> GrayImage {
-    moodkiosk::frame::to_gray(&image::DynamicImage::ImageRgb8(img.clone()))
+    moodkiosk::photo::to_gray(&image::DynamicImage::ImageRgb8(img.clone()))
 }
 
 fn mean_abs_diff(a: &GrayImage, b: &GrayImage) -> f64 {

@@ -6,9 +6,6 @@
 //! its documentation. Values are then checked by one validator ([`Config::validate`]), used for
 //! file values and command-line overrides alike; every float must be finite and in range.
 
-mod paths;
-
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -18,15 +15,15 @@ pub use crate::face::{DetectorKind, DetectorSettings};
 pub use crate::indicator::{IndicatorKind, IndicatorSettings};
 pub use crate::journal::{FsyncPolicy, JournalSettings};
 pub use crate::mqtt::MqttSettings;
+use crate::settings::paths;
+pub use crate::settings::{in_range, resolve, Invalid, Secret};
 pub use crate::source::{PixelFormat, SourceKind, SourceSettings};
 pub use crate::tracker::SteadySettings;
 pub use crate::web::WebSettings;
-pub use paths::resolve;
 
 use crate::error::{Error, Result};
 
-/// The documented config file: every key with its default value.
-pub const DOCUMENTED: &str = include_str!("../../config/moodkiosk.toml");
+pub use crate::settings::DOCUMENTED;
 
 /// A whole config file, validated, with paths resolved against the file's folder.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -77,107 +74,6 @@ impl LogLevel {
             LogLevel::Trace => log::LevelFilter::Trace,
         }
     }
-}
-
-/// A value that must not be shown: printed, logged and serialized as `<redacted>`.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-
-    /// The value, `None` when empty.
-    pub fn expose(&self) -> Option<&str> {
-        let t = self.0.trim();
-        (!t.is_empty()).then_some(t)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.expose().is_some() {
-            "<redacted>"
-        } else {
-            "<unset>"
-        })
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(if self.expose().is_some() {
-            "<redacted>"
-        } else {
-            ""
-        })
-    }
-}
-
-/// A value the validator refused: the key (relative to its section until [`Invalid::within`])
-/// and what is allowed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Invalid {
-    pub key: String,
-    pub msg: String,
-}
-
-impl Invalid {
-    pub fn new(key: impl Into<String>, msg: impl Into<String>) -> Invalid {
-        Invalid {
-            key: key.into(),
-            msg: msg.into(),
-        }
-    }
-
-    /// Prefix the key with its section.
-    pub fn within(self, section: &str) -> Invalid {
-        Invalid {
-            key: format!("{section}.{}", self.key),
-            msg: self.msg,
-        }
-    }
-}
-
-/// `lo <= v <= hi`; NaN is never in range (every comparison with it is false).
-pub fn in_range<T: PartialOrd + fmt::Display + Copy>(
-    key: &str,
-    v: T,
-    lo: T,
-    hi: T,
-) -> std::result::Result<(), Invalid> {
-    if lo <= v && v <= hi {
-        Ok(())
-    } else if v.partial_cmp(&v).is_none() {
-        Err(Invalid::new(
-            key,
-            format!("must be a finite number between {lo} and {hi}, got NaN"),
-        ))
-    } else {
-        Err(Invalid::new(
-            key,
-            format!("must be between {lo} and {hi}, got {v}"),
-        ))
-    }
-}
-
-/// `check_range!(self.field, lo, hi)`: [`in_range`] with the field's name as the key.
-#[macro_export]
-macro_rules! check_range {
-    ($s:ident . $f:ident, $lo:expr, $hi:expr) => {
-        $crate::config::in_range(stringify!($f), $s.$f, $lo, $hi)?
-    };
-}
-
-/// `invalid!(self.field, msg)`: an [`Invalid`] keyed by the field's name.
-#[macro_export]
-macro_rules! invalid {
-    ($s:ident . $f:ident, $msg:expr $(,)?) => {{
-        let _ = &$s.$f;
-        $crate::config::Invalid::new(stringify!($f), $msg)
-    }};
 }
 
 impl Config {

@@ -83,8 +83,8 @@ impl Events {
         &self.telemetry
     }
 
-    /// A visitor's steady mood (already written to the journal, `backlog` records waiting).
-    pub fn decision(&mut self, d: &Decision, visitors_today: u32, journal: &Journal) {
+    /// A visitor's steady mood (already written to the journal).
+    pub fn decision(&mut self, d: &Decision, visitors_today: u32) {
         log::info!(
             "visitor: {} (confidence {:.2}, {} frames, face {} px)",
             d.mood,
@@ -95,7 +95,6 @@ impl Events {
         self.visitors_today = visitors_today;
         self.telemetry
             .decision(d.mood, d.confidence, visitors_today);
-        self.journal(journal);
         self.status();
     }
 
@@ -105,7 +104,7 @@ impl Events {
         self.telemetry.visitors(undecided, visitors_today);
     }
 
-    /// A summary was written.
+    /// A record was written: the journal's backlog and losses.
     pub fn journal(&mut self, journal: &Journal) {
         self.telemetry.journal_backlog(journal.backlog());
         self.telemetry.journal_dropped(journal.dropped());

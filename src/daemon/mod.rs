@@ -17,11 +17,12 @@ use crate::config::Config;
 use crate::engine::{Analysis, Analyzer, Engine, EngineSlot};
 use crate::error::{Error, Result};
 use crate::face::FaceBox;
+use crate::fleet::Fleet;
 use crate::frame::Frame;
 use crate::indicator::{self, Indicator, Status};
 use crate::journal::Journal;
+use crate::journal::Record;
 use crate::motion::MotionGate;
-use crate::mqtt::fleet::Fleet;
 use crate::mqtt::Publisher;
 use crate::notify::Notifier;
 use crate::preview::Preview;
@@ -264,8 +265,7 @@ impl Loop {
         let now = Instant::now();
         self.trim.tick(now);
         if let Some(rec) = self.visits.summary_due(now) {
-            self.p.journal.write(&rec);
-            self.ev.journal(&self.p.journal);
+            self.record(rec);
         }
         if self.visits.roll_day() {
             self.ev.visitors(0, 0);
@@ -331,9 +331,8 @@ impl Loop {
         }
         for d in upd.decisions {
             let rec = self.visits.decided(&d);
-            self.p.journal.write(&rec);
-            self.ev
-                .decision(&d, self.visits.visitors_today(), &self.p.journal);
+            self.record(rec);
+            self.ev.decision(&d, self.visits.visitors_today());
         }
         self.p.indicator.show_status(match self.preview.watched() {
             true => Status::Watched,
@@ -398,11 +397,24 @@ impl Loop {
         self.publisher = Publisher::start(mqtt, hours, dir, t, self.fleet.clone());
     }
 
+    /// A record to the outputs, in this order: the journal writes it (and numbers a visitor),
+    /// the telemetry counts its backlog, the MQTT publisher takes it live. The publisher is fed
+    /// through a channel, never a call that could wait on the network: the frame loop keeps its
+    /// rate whatever the broker does, and the journal stays the record of truth that the
+    /// publisher catches up from after an outage.
+    fn record(&mut self, rec: Record) {
+        let rec = self.p.journal.write(rec);
+        self.ev.journal(&self.p.journal);
+        if let Some(p) = &self.publisher {
+            p.record(&rec);
+        }
+    }
+
     /// Stop: the last summary, journal synced, camera released, LEDs off, `offline` published.
     fn finish(mut self) {
         self.ev.stopping();
         let rec = self.visits.summary();
-        self.p.journal.write(&rec);
+        self.record(rec);
         self.p.journal.close();
         if let Some(p) = self.publisher.take() {
             p.stop();

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local, NaiveDate};
 
-use crate::journal::{rfc3339, Record};
+use crate::journal::{record, Record};
 use crate::mood::Mood;
 use crate::tracker::Decision;
 
@@ -101,7 +101,7 @@ impl Visits {
         self.visitors_today += 1;
         Record::Visitor {
             seq: 0,
-            time: rfc3339(Local::now()),
+            time: record::now(),
             mood: d.mood,
             confidence: (d.confidence * 1000.0).round() / 1000.0,
             frames: d.frames,
@@ -113,8 +113,8 @@ impl Visits {
     pub fn summary(&mut self) -> Record {
         let iv = std::mem::replace(&mut self.interval, Interval::new());
         Record::Summary {
-            time: rfc3339(self.interval.start),
-            start: rfc3339(iv.start),
+            time: self.interval.start.fixed_offset(),
+            start: iv.start.fixed_offset(),
             happy: iv.happy,
             not_happy: iv.not_happy,
             visitors: iv.happy + iv.not_happy,

@@ -16,9 +16,9 @@ use image::GrayImage;
 use serde::{Deserialize, Serialize};
 
 use crate::check_range;
-use crate::config::Invalid;
 use crate::error::Result;
 use crate::invalid;
+use crate::settings::Invalid;
 
 /// `detector.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

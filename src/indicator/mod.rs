@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::check_range;
-use crate::config::Invalid;
 use crate::error::Result;
 use crate::invalid;
 use crate::mood::Mood;
+use crate::settings::Invalid;
 
 /// `indicator.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -13,8 +13,9 @@ use rumqttc::{
     TlsConfiguration, Transport,
 };
 
-use super::messages::{Topics, OFFLINE};
+use super::messages::Topics;
 use super::MqttSettings;
+use crate::fleet::report::OFFLINE;
 
 /// The system's CA bundle (Debian, Raspberry Pi OS), used when `mqtt.ca_file` is empty.
 const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";

@@ -5,25 +5,16 @@
 //! | `availability` | 1 | yes | `online`; `offline` on a clean stop and as the last will |
 //! | `visitor` | 1 | no | the journal's visitor record, with its `seq` |
 //! | `summary` | 1 | yes | the journal's interval summary record |
-//! | `today` | 1 | yes | [`TodayMessage`] |
-//! | `state` | 1 | yes | [`StateMessage`] |
+//! | `today` | 1 | yes | `fleet::report::TodayMessage` |
+//! | `state` | 1 | yes | `fleet::report::StateMessage` |
 //!
 //! Home Assistant device discovery: `<discovery_prefix>/device/moodkiosk_<kiosk_id>/config`
 //! ([`discovery`]), retained; an empty retained payload removes the device.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::MqttSettings;
-use crate::telemetry::State;
-use crate::web::today::{Bar, Today};
-
-/// The software version in `state` and discovery.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Availability payloads.
-pub const ONLINE: &str = "online";
-pub const OFFLINE: &str = "offline";
+use crate::fleet::report::{OFFLINE, ONLINE, VERSION};
 
 /// One kiosk's topic names.
 #[derive(Debug, Clone)]
@@ -77,83 +68,6 @@ impl Topics {
         let rest = topic.strip_prefix(&self.prefix)?.strip_prefix('/')?;
         let (id, leaf) = rest.split_once('/')?;
         (!id.is_empty() && !leaf.contains('/')).then_some((id, leaf))
-    }
-}
-
-/// `today`: the day's totals so far (retained, updated on each journal record).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TodayMessage {
-    /// `YYYY-MM-DD`, the kiosk's local date.
-    pub date: String,
-    pub visitors: u32,
-    pub happy: u32,
-    pub not_happy: u32,
-    /// Happy visitors in percent of the decided ones (one decimal); null without visitors.
-    pub happy_share: Option<f64>,
-    pub undecided: u32,
-    /// RFC 3339 time of the last visitor, if any today.
-    pub last_visitor: Option<String>,
-    /// Width of each bar in seconds.
-    pub bucket_s: u32,
-    /// The day's chart over the opening hours (as on the kiosk's dashboard).
-    pub bars: Vec<Bar>,
-}
-
-impl TodayMessage {
-    pub fn new(t: &Today, last_visitor: Option<String>) -> TodayMessage {
-        TodayMessage {
-            date: t.date.clone(),
-            visitors: t.visitors,
-            happy: t.happy,
-            not_happy: t.not_happy,
-            happy_share: share(t.happy, t.visitors),
-            undecided: t.undecided,
-            last_visitor,
-            bucket_s: t.bucket_s,
-            bars: t.bars.clone(),
-        }
-    }
-}
-
-/// Happy in percent of `visitors`, one decimal.
-pub fn share(happy: u32, visitors: u32) -> Option<f64> {
-    (visitors > 0).then(|| (happy as f64 * 1000.0 / visitors as f64).round() / 10.0)
-}
-
-/// `state`: camera, LEDs, version, model (retained, on change).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateMessage {
-    /// `starting`, `up` or `down`.
-    pub camera: String,
-    /// The source when up, the error when down.
-    pub camera_detail: String,
-    /// RFC 3339 time of the camera's last change.
-    pub camera_since: String,
-    /// LED states (`happy`, `not_happy` lit; `status`: steady, blinking or flashing).
-    pub leds: Option<serde_json::Value>,
-    pub version: String,
-    pub model: String,
-    /// The last steady mood, if any since start.
-    pub last_mood: Option<String>,
-    /// RFC 3339 time the daemon started.
-    pub started: String,
-}
-
-impl StateMessage {
-    pub fn new(s: &State, started: &str) -> StateMessage {
-        StateMessage {
-            camera: s.camera.state.to_string(),
-            camera_detail: s.camera.detail.clone(),
-            camera_since: s.camera.since.clone(),
-            leds: s.leds.as_ref().and_then(|l| serde_json::to_value(l).ok()),
-            version: VERSION.to_string(),
-            model: s.model.clone(),
-            last_mood: s
-                .last_decision
-                .as_ref()
-                .map(|d| d.mood.as_str().to_string()),
-            started: started.to_string(),
-        }
     }
 }
 
@@ -245,7 +159,7 @@ mod tests {
     use super::*;
 
     fn settings() -> MqttSettings {
-        let mut m = crate::config::Config::defaults().mqtt;
+        let mut m = crate::settings::documented::<MqttSettings>("mqtt");
         m.kiosk_id = "hall-1".into();
         m
     }
@@ -285,8 +199,8 @@ mod tests {
 
     #[test]
     fn happy_share_is_a_percentage_with_one_decimal() {
-        assert_eq!(share(0, 0), None);
-        assert_eq!(share(2, 3), Some(66.7));
-        assert_eq!(share(3, 3), Some(100.0));
+        assert_eq!(crate::fleet::report::share(0, 0), None);
+        assert_eq!(crate::fleet::report::share(2, 3), Some(66.7));
+        assert_eq!(crate::fleet::report::share(3, 3), Some(100.0));
     }
 }

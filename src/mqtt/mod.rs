@@ -16,8 +16,6 @@
 //! acknowledged), last will, TLS through rustls (no OpenSSL on the Pi), and a blocking API that
 //! fits a thread of its own. paho-mqtt wraps a C library; mqttrs/mqtt-protocol only encode.
 
-pub mod feed;
-pub mod fleet;
 mod link;
 pub mod messages;
 mod publisher;
@@ -26,8 +24,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Invalid;
 use crate::invalid;
+use crate::settings::Invalid;
 
 pub use publisher::Publisher;
 
@@ -202,7 +200,7 @@ impl MqttSettings {
         if !self.kiosk_id.is_empty() {
             return self.kiosk_id.clone();
         }
-        let host = crate::web::origin::machine_name().unwrap_or_default();
+        let host = crate::settings::machine_name().unwrap_or_default();
         let host = host.split('.').next().unwrap_or("");
         let id: String = host
             .chars()
@@ -235,7 +233,7 @@ impl MqttSettings {
             &mut self.password_file,
         ] {
             if !p.as_os_str().is_empty() {
-                *p = crate::config::resolve(base, p);
+                *p = crate::settings::resolve(base, p);
             }
         }
     }

@@ -1,10 +1,16 @@
-//! The publisher thread: journal -> broker, at least once, in order.
+//! The publisher thread: journal records -> broker, at least once, in order.
 //!
-//! Each turn (every 100 ms): drive the broker link's events; while connected, publish what the
-//! journal gained since the last turn (visitor records not yet acknowledged, summaries), the
-//! day's totals when they changed and the daemon's state when it changed. On connect: `online`
-//! and the discovery config (retained), subscriptions (Home Assistant's status, the fleet), and
-//! the feed goes back to the cursor, so whatever the broker did not acknowledge is sent again.
+//! Live records come from the daemon as it writes them ([`Publisher::record`], a channel: the
+//! frame loop never waits on the network). The journal is read only to catch up: on connect the
+//! [`Feed`] goes back to the cursor, so whatever the broker did not acknowledge (an outage, a
+//! restart) is sent again from the files; once the feed has nothing more, the live records take
+//! over (those the feed already gave are skipped by `seq`). Today's totals are kept in memory:
+//! today's file is read once at start, then live records are added.
+//!
+//! Each turn (every 100 ms): drive the broker link's events; while connected, publish the
+//! records due, the day's totals when they changed and the daemon's state when it changed. On
+//! connect: `online` and the discovery config (retained), subscriptions (Home Assistant's
+//! status, the fleet).
 //! Catching up is bounded: at most [`MAX_INFLIGHT`] visitor records unacknowledged and
 //! [`BATCH`] sent per turn (about 500 a second). The cursor follows the broker's PUBACKs (by
 //! packet id) and is saved at most once a second and at stop.
@@ -12,6 +18,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,19 +26,20 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Local, NaiveDate};
 use rumqttc::{Event, Outgoing, Packet, QoS};
 
-use super::feed::{self, Feed};
-use super::fleet::Fleet;
 use super::link::{Backoff, Failure, Link, Said};
-use super::messages::{self, StateMessage, TodayMessage, Topics, OFFLINE, ONLINE};
+use super::messages::{self, Topics};
 use super::MqttSettings;
-use crate::journal::{self, rfc3339, Record};
-use crate::telemetry::{BrokerStatus, Telemetry};
-use crate::web::today::{self, Hours};
+use crate::fleet::report::{StateMessage, TodayMessage, OFFLINE, ONLINE};
+use crate::fleet::{Fleet, Leaf};
+use crate::journal::{self, chart, rfc3339, Feed, Hours, Record, Stamp};
+use crate::telemetry::{BrokerStatus, LinkState, Telemetry};
 
 /// Visitor records sent and not yet acknowledged, at most.
 const MAX_INFLIGHT: usize = 50;
 /// Records sent per turn, at most.
 const BATCH: usize = 50;
+/// Live records kept while catching up, at most (more: the feed gives them from the files).
+const LIVE_MAX: usize = 10_000;
 /// One turn.
 const TURN: Duration = Duration::from_millis(100);
 
@@ -39,6 +47,7 @@ const TURN: Duration = Duration::from_millis(100);
 pub struct Publisher {
     settings: MqttSettings,
     dir: PathBuf,
+    live: Sender<Record>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -57,7 +66,8 @@ impl Publisher {
             return None;
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let mut w = Worker::new(cfg, hours, dir, telemetry, fleet, stop.clone());
+        let (live, incoming) = mpsc::channel();
+        let mut w = Worker::new(cfg, hours, dir, telemetry, fleet, stop.clone(), incoming);
         let thread = std::thread::Builder::new()
             .name("mqtt".into())
             .spawn(move || w.run());
@@ -65,6 +75,7 @@ impl Publisher {
             Ok(t) => Some(Publisher {
                 settings: cfg.clone(),
                 dir: dir.to_path_buf(),
+                live,
                 stop,
                 thread: Some(t),
             }),
@@ -73,6 +84,11 @@ impl Publisher {
                 None
             }
         }
+    }
+
+    /// A record the journal just wrote (a visitor with its `seq`), to publish live.
+    pub fn record(&self, rec: &Record) {
+        let _ = self.live.send(rec.clone());
     }
 
     /// The settings and journal folder it runs with (a reload compares them).
@@ -108,8 +124,16 @@ struct Worker {
     fleet: Arc<Fleet>,
     stop: Arc<AtomicBool>,
     feed: Feed,
+    /// Catching up from the journal (after connect) until the feed has nothing more.
+    catching_up: bool,
+    incoming: Receiver<Record>,
+    /// Live records not yet sent.
+    live: VecDeque<Record>,
     /// Records read from the feed, not yet sent.
     pending: VecDeque<Record>,
+    /// The newest visitor `seq` and summary time taken for sending on this connection: a live
+    /// record at or before them came through the feed already.
+    taken: (u64, Option<Stamp>),
     link: Option<Link>,
     connected: bool,
     backoff: Backoff,
@@ -123,16 +147,18 @@ struct Worker {
     cursor: u64,
     saved: (u64, Instant),
     /// The highest seq the journal holds (for the unacknowledged count).
-    newest: (u64, Instant),
+    newest: u64,
     /// The last `today` and `state` payloads published on this connection.
     today_sent: Option<String>,
     state_sent: (Option<String>, Instant),
     /// Today's totals must be looked at again (a record arrived, the day changed).
     today_due: bool,
+    /// Today's records (read once, then kept up by the live records).
     day: NaiveDate,
+    day_records: Vec<Record>,
     /// The latest summary payload, sent again on each connect (retained).
     last_summary: Option<String>,
-    state: &'static str,
+    state: LinkState,
     detail: String,
     since: DateTime<Local>,
     cursor_error: bool,
@@ -146,9 +172,14 @@ impl Worker {
         telemetry: Arc<Telemetry>,
         fleet: Arc<Fleet>,
         stop: Arc<AtomicBool>,
+        incoming: Receiver<Record>,
     ) -> Worker {
         let cursor = journal::read_cursor(dir).unwrap_or(0);
         let now = Instant::now();
+        let day = Local::now().date_naive();
+        let day_records = journal::files::read_day(dir, day)
+            .map(|(r, _)| r)
+            .unwrap_or_default();
         Worker {
             topics: Topics::new(cfg),
             cfg: cfg.clone(),
@@ -158,7 +189,11 @@ impl Worker {
             fleet,
             stop,
             feed: Feed::new(dir),
+            catching_up: true,
+            incoming,
+            live: VecDeque::new(),
             pending: VecDeque::new(),
+            taken: (0, None),
             link: None,
             connected: false,
             backoff: Backoff::new(),
@@ -168,13 +203,14 @@ impl Worker {
             sent: VecDeque::new(),
             cursor,
             saved: (cursor, now),
-            newest: (journal::last_seq(dir), now),
+            newest: journal::last_seq(dir),
             today_sent: None,
             state_sent: (None, now),
             today_due: true,
-            day: Local::now().date_naive(),
+            day,
+            day_records,
             last_summary: None,
-            state: "connecting",
+            state: LinkState::Connecting,
             detail: String::new(),
             since: Local::now(),
             cursor_error: false,
@@ -204,18 +240,16 @@ impl Worker {
             Some(_) => self.drive(TURN),
             None => std::thread::sleep(TURN.min(self.retry_at.saturating_duration_since(now))),
         }
+        self.take_live();
         if self.connected {
             self.pump();
-        }
-        if now.duration_since(self.newest.1) >= Duration::from_secs(2) {
-            self.newest = (journal::last_seq(&self.dir).max(self.newest.0), now);
         }
         self.save_cursor(false);
         self.report();
     }
 
     fn connect(&mut self) {
-        self.set_state("connecting", String::new());
+        self.set_state(LinkState::Connecting, String::new());
         match Link::open(&self.cfg, &self.topics) {
             Ok(l) => self.link = Some(l),
             Err(f) => self.failed(f),
@@ -265,7 +299,9 @@ impl Worker {
                         self.state_sent.0 = None;
                     }
                 } else if let Some((id, leaf)) = self.topics.parse(&p.topic) {
-                    self.fleet.message(id, leaf, &p.payload, p.retain);
+                    if let Some(leaf) = Leaf::parse(leaf) {
+                        self.fleet.message(id, leaf, &p.payload, p.retain);
+                    }
                 }
             }
             _ => {}
@@ -275,9 +311,11 @@ impl Worker {
     fn connected(&mut self) {
         self.connected = true;
         self.backoff.reset();
-        self.set_state("connected", String::new());
+        self.set_state(LinkState::Connected, String::new());
         // Everything not acknowledged is sent again, from the journal.
         self.feed.seek_after(self.cursor);
+        self.catching_up = true;
+        self.taken = (self.cursor, None);
         self.pending.clear();
         self.sent.clear();
         self.today_sent = None;
@@ -300,8 +338,8 @@ impl Worker {
             subs.push(self.topics.ha_status());
         }
         if self.fleet.enabled() {
-            for leaf in ["availability", "today", "state"] {
-                subs.push(self.topics.every_kiosk(leaf));
+            for leaf in Leaf::ALL {
+                subs.push(self.topics.every_kiosk(leaf.as_str()));
             }
         }
         if let Some(link) = &self.link {
@@ -321,11 +359,12 @@ impl Worker {
         self.by_pkid.clear();
         self.sent.clear();
         self.pending.clear();
+        self.live.clear();
         let delay = self.backoff.next();
         self.retry_at = Instant::now() + delay;
         let (state, msg) = match f {
-            Failure::Refused(m) => ("refused", m),
-            Failure::Down(m) => ("down", m),
+            Failure::Refused(m) => (LinkState::Refused, m),
+            Failure::Down(m) => (LinkState::Down, m),
         };
         let msg = match was_connected {
             true => format!("connection lost: {msg}"),
@@ -335,9 +374,11 @@ impl Worker {
     }
 
     /// One log line per change of state (not per attempt).
-    fn set_state(&mut self, state: &'static str, detail: String) {
+    fn set_state(&mut self, state: LinkState, detail: String) {
         // A quiet new attempt after a failure keeps the failure's state and detail.
-        if state == "connecting" && matches!(self.state, "down" | "refused") {
+        if state == LinkState::Connecting
+            && matches!(self.state, LinkState::Down | LinkState::Refused)
+        {
             return;
         }
         if state == self.state && detail == self.detail {
@@ -345,12 +386,12 @@ impl Worker {
         }
         let broker = self.cfg.broker();
         match state {
-            "connected" => log::info!("MQTT: connected to {broker}"),
-            "refused" => log::error!(
+            LinkState::Connected => log::info!("MQTT: connected to {broker}"),
+            LinkState::Refused => log::error!(
                 "MQTT: {broker}: {detail}; retrying with backoff (up to every {} s)",
                 Backoff::MAX.as_secs()
             ),
-            "down" => log::warn!(
+            LinkState::Down => log::warn!(
                 "MQTT: {broker}: {detail}; retrying with backoff (1 s doubling to {} s); the journal keeps every record meanwhile",
                 Backoff::MAX.as_secs()
             ),
@@ -369,7 +410,7 @@ impl Worker {
             detail: self.detail.clone(),
             since: rfc3339(self.since),
             acked_seq: self.cursor,
-            unacked: self.newest.0.saturating_sub(self.cursor),
+            unacked: self.newest.saturating_sub(self.cursor),
         }));
     }
 
@@ -398,33 +439,95 @@ impl Worker {
         }
     }
 
-    /// Publish what is due: journal records, today's totals, the state.
+    /// Take the live records the daemon handed over since the last turn: today's totals
+    /// follow them; while connected they wait to be sent (while not, the journal has them).
+    fn take_live(&mut self) {
+        let date = Local::now().date_naive();
+        if date != self.day {
+            self.day = date;
+            self.day_records.clear();
+            self.today_due = true;
+        }
+        while let Ok(rec) = self.incoming.try_recv() {
+            if let Some(seq) = rec.seq() {
+                self.newest = self.newest.max(seq);
+            }
+            let day = rec.time().with_timezone(&Local).date_naive();
+            if day > self.day {
+                self.day = day;
+                self.day_records.clear();
+            }
+            if day == self.day {
+                self.day_records.push(rec.clone());
+                self.today_due = true;
+            }
+            if self.connected {
+                self.live.push_back(rec);
+            }
+        }
+        if self.live.len() > LIVE_MAX {
+            // Far behind: the feed gives them from the files.
+            self.live.clear();
+        }
+    }
+
+    /// The next record to send: the feed's while catching up, then the live ones not yet taken.
+    fn next_record(&mut self) -> Option<Record> {
+        if self.catching_up {
+            if self.pending.is_empty() {
+                self.pending.extend(self.feed.read());
+            }
+            match self.pending.front() {
+                Some(r) => return Some(r.clone()),
+                None => self.catching_up = false,
+            }
+        }
+        while let Some(r) = self.live.front() {
+            let seen = match r {
+                Record::Visitor { seq, .. } => *seq <= self.taken.0,
+                Record::Summary { time, .. } => self.taken.1.is_some_and(|t| *time <= t),
+            };
+            if !seen {
+                return Some(r.clone());
+            }
+            self.live.pop_front();
+        }
+        None
+    }
+
+    /// The record [`Worker::next_record`] gave was handed to the client.
+    fn taken(&mut self, rec: &Record) {
+        match rec {
+            Record::Visitor { seq, .. } => self.taken.0 = self.taken.0.max(*seq),
+            Record::Summary { time, .. } => self.taken.1 = Some(*time),
+        }
+        match self.catching_up {
+            true => self.pending.pop_front(),
+            false => self.live.pop_front(),
+        };
+    }
+
+    /// Publish what is due: records, today's totals, the state.
     fn pump(&mut self) {
         let mut budget = BATCH;
         while budget > 0 && self.sent.len() < MAX_INFLIGHT {
-            if self.pending.is_empty() {
-                self.pending.extend(self.feed.read());
-                if self.pending.is_empty() {
-                    break;
-                }
-            }
-            let Some(rec) = self.pending.front().cloned() else {
+            let Some(rec) = self.next_record() else {
                 break;
             };
             let ok = match &rec {
                 Record::Visitor { seq, .. } if *seq == 0 || *seq <= self.cursor => true,
                 Record::Visitor { seq, .. } => {
                     let t = self.topics.topic("visitor");
-                    let sent = self.send(&t, json(&rec), false, Some(*seq));
+                    let sent = self.send(&t, rec.to_json(), false, Some(*seq));
                     if sent {
                         self.sent.push_back((*seq, false));
-                        self.newest.0 = self.newest.0.max(*seq);
+                        self.newest = self.newest.max(*seq);
                         budget -= 1;
                     }
                     sent
                 }
                 Record::Summary { .. } => {
-                    let (t, s) = (self.topics.topic("summary"), json(&rec));
+                    let (t, s) = (self.topics.topic("summary"), rec.to_json());
                     let sent = self.send(&t, s.clone(), true, None);
                     if sent {
                         self.last_summary = Some(s);
@@ -436,13 +539,7 @@ impl Worker {
             if !ok {
                 break;
             }
-            self.pending.pop_front();
-            self.today_due = true;
-        }
-        let date = Local::now().date_naive();
-        if date != self.day {
-            self.day = date;
-            self.today_due = true;
+            self.taken(&rec);
         }
         if self.today_due {
             self.today_due = !self.publish_today();
@@ -463,18 +560,12 @@ impl Worker {
 
     /// Today's totals, when they differ from the last sent; true when done.
     fn publish_today(&mut self) -> bool {
-        let now = Local::now();
-        let path = self.dir.join(journal::file_name(now.date_naive()));
-        let recs = match journal::read_file(&path) {
-            Ok((r, _)) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(_) => return false,
-        };
+        let recs = &self.day_records;
         let last_visitor = recs.iter().rev().find_map(|r| match r {
-            Record::Visitor { time, .. } => Some(time.clone()),
+            Record::Visitor { time, .. } => Some(rfc3339(*time)),
             _ => None,
         });
-        let t = TodayMessage::new(&today::chart(&recs, now, self.hours), last_visitor);
+        let t = TodayMessage::new(&chart::chart(recs, Local::now(), self.hours), last_visitor);
         let s = serde_json::to_string(&t).unwrap_or_default();
         if self.today_sent.as_ref() == Some(&s) {
             return true;
@@ -492,7 +583,7 @@ impl Worker {
         if self.cursor == self.saved.0 || !due {
             return;
         }
-        match feed::save_cursor(&self.dir, self.cursor) {
+        match journal::save_cursor(&self.dir, self.cursor) {
             Ok(()) => {
                 self.saved = (self.cursor, Instant::now());
                 if self.cursor_error {
@@ -518,6 +609,7 @@ impl Worker {
     fn finish(&mut self) {
         if self.connected {
             // What the daemon wrote last (its final summary) goes first.
+            self.take_live();
             self.pump();
             self.drive(Duration::from_millis(300));
         }
@@ -540,8 +632,4 @@ impl Worker {
         self.link = None;
         self.save_cursor(true);
     }
-}
-
-fn json(r: &Record) -> String {
-    serde_json::to_string(r).unwrap_or_default()
 }

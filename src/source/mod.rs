@@ -25,10 +25,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::check_range;
-use crate::config::Invalid;
 use crate::error::Result;
 use crate::frame::{Dropped, Frame};
 use crate::invalid;
+use crate::settings::Invalid;
 
 /// What a source gave.
 #[derive(Debug)]

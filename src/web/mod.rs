@@ -7,12 +7,16 @@
 //! `GET /metrics`. Runs on its own thread with a small tokio runtime; uploads are classified by
 //! [`jobs::Workers`] at low priority, so the frame loop keeps its camera rate.
 
-pub mod history;
+mod api;
+mod assets;
+mod guards;
 pub mod jobs;
+mod metrics;
 pub(crate) mod origin;
+mod preview_page;
 mod routes;
 mod server;
-pub mod today;
+mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,13 +27,14 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::check_range;
-use crate::config::{Invalid, Secret};
 use crate::engine::EngineSlot;
 use crate::error::{Error, Result};
+use crate::fleet::Fleet;
 use crate::invalid;
-use crate::mqtt::fleet::Fleet;
+use crate::journal::{ClockTime, Hours};
 use crate::photo::PhotoLimits;
 use crate::preview::Preview;
+use crate::settings::{Invalid, Secret};
 use crate::telemetry::Telemetry;
 
 pub use routes::{router, AppState};
@@ -63,15 +68,15 @@ pub struct WebSettings {
     pub allowed_hosts: Vec<String>,
     pub max_decode_mb: u32,
     pub preview: bool,
-    pub day_start: today::ClockTime,
-    pub day_end: today::ClockTime,
+    pub day_start: ClockTime,
+    pub day_end: ClockTime,
     pub fleet: bool,
 }
 
 impl WebSettings {
     /// The opening hours the dashboard's axis spans.
-    pub fn hours(&self) -> today::Hours {
-        today::Hours {
+    pub fn hours(&self) -> Hours {
+        Hours {
             start: self.day_start,
             end: self.day_end,
         }
@@ -229,7 +234,6 @@ mod tests {
     //! loopback, here without a daemon.
     use super::*;
     use crate::classifier::{Classifier, ModelRef};
-    use crate::config::Config;
     use crate::engine::Engine;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
@@ -237,11 +241,11 @@ mod tests {
 
     fn app(token: &str) -> (axum::Router, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = Config::defaults();
-        cfg.web.token = Secret::new(token);
+        let mut web: WebSettings = crate::settings::documented("web");
+        web.token = Secret::new(token);
         // Routing is under test, not speed: under qemu (cross/test-aarch64.sh) the first upload
         // builds the detector and classifies in emulation, which takes tens of seconds.
-        cfg.web.request_timeout_s = 600;
+        web.request_timeout_s = 600;
         let telemetry = Arc::new(Telemetry::new(
             "builtin".into(),
             dir.path().to_path_buf(),
@@ -250,10 +254,10 @@ mod tests {
         telemetry.tick();
         let engine = EngineSlot::new(Arc::new(Engine {
             classifier: Classifier::load(&ModelRef::Builtin).unwrap(),
-            detector: cfg.detector.clone(),
+            detector: crate::settings::documented("detector"),
         }));
         let fleet = Arc::new(Fleet::new(false));
-        let state = AppState::new(&cfg.web, telemetry, engine, Preview::new(false), fleet).unwrap();
+        let state = AppState::new(&web, telemetry, engine, Preview::new(false), fleet).unwrap();
         (router(state), dir)
     }
 

@@ -17,18 +17,6 @@ pub struct AllowedHosts {
     any_ip: bool,
 }
 
-/// The machine's host name, lower case.
-pub(crate) fn machine_name() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    Some(String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase()).filter(|s| !s.is_empty())
-}
-
 impl AllowedHosts {
     pub fn new(cfg: &WebSettings) -> AllowedHosts {
         let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
@@ -36,7 +24,7 @@ impl AllowedHosts {
         names.extend(cfg.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()));
         let any_ip = cfg.bind.ip().is_unspecified();
         if any_ip {
-            if let Some(n) = machine_name() {
+            if let Some(n) = crate::settings::machine_name() {
                 names.push(format!("{n}.local"));
                 names.push(n);
             }
@@ -109,10 +97,9 @@ pub fn check(hosts: &AllowedHosts, method: &Method, headers: &HeaderMap) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
 
     fn hosts(bind: &str, extra: &[&str]) -> AllowedHosts {
-        let mut cfg = Config::defaults().web;
+        let mut cfg = crate::settings::documented::<WebSettings>("web");
         cfg.bind = bind.parse().unwrap();
         cfg.allowed_hosts = extra.iter().map(|s| s.to_string()).collect();
         AllowedHosts::new(&cfg)

@@ -9,18 +9,56 @@ use std::sync::Mutex;
 use chrono::Local;
 use serde::Serialize;
 
-use super::messages::{share, StateMessage, TodayMessage, OFFLINE, ONLINE};
+pub mod report;
+
+use report::{share, StateMessage, TodayMessage};
+
 use crate::journal::rfc3339;
+use crate::telemetry::LinkState;
 
 /// Most kiosks tracked (more are ignored: a broker full of strangers cannot exhaust memory).
 pub const MAX_KIOSKS: usize = 256;
+
+/// A kiosk's availability as its retained `availability` message says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    Online,
+    Offline,
+    /// No availability message seen yet.
+    Unknown,
+}
+
+/// The topic leaves the fleet reads (`<prefix>/<id>/<leaf>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaf {
+    Availability,
+    Today,
+    State,
+}
+
+impl Leaf {
+    /// Every leaf, for the subscriptions.
+    pub const ALL: [Leaf; 3] = [Leaf::Availability, Leaf::Today, Leaf::State];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Leaf::Availability => "availability",
+            Leaf::Today => "today",
+            Leaf::State => "state",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Leaf> {
+        Leaf::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
 
 /// One kiosk as the fleet sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct KioskView {
     pub id: String,
-    /// `online`, `offline`, or `unknown` (no availability seen yet).
-    pub availability: String,
+    pub availability: Availability,
     /// RFC 3339 time this viewer saw the availability change; null when it was already so when
     /// the viewer subscribed (a retained message).
     pub since: Option<String>,
@@ -35,8 +73,8 @@ pub struct KioskView {
 pub struct FleetView {
     /// False when `web.fleet` is off (the page says how to turn it on).
     pub enabled: bool,
-    /// This viewer's link to the broker: `connected`, `connecting`, `down`, ...
-    pub broker: String,
+    /// This viewer's link to the broker.
+    pub broker: LinkState,
     pub kiosks: Vec<KioskView>,
     pub totals: Totals,
 }
@@ -55,14 +93,14 @@ pub struct Totals {
 /// Filled by the publisher, read by the web page.
 pub struct Fleet {
     enabled: bool,
-    inner: Mutex<(String, BTreeMap<String, KioskView>)>,
+    inner: Mutex<(LinkState, BTreeMap<String, KioskView>)>,
 }
 
 impl Fleet {
     pub fn new(enabled: bool) -> Fleet {
         Fleet {
             enabled,
-            inner: Mutex::new(("off".into(), BTreeMap::new())),
+            inner: Mutex::new((LinkState::Off, BTreeMap::new())),
         }
     }
 
@@ -70,19 +108,19 @@ impl Fleet {
         self.enabled
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (String, BTreeMap<String, KioskView>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (LinkState, BTreeMap<String, KioskView>)> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// This viewer's broker link state.
-    pub fn broker(&self, state: &str) {
-        self.lock().0 = state.to_string();
+    pub fn broker(&self, state: LinkState) {
+        self.lock().0 = state;
     }
 
     /// A message on `<prefix>/<id>/<leaf>`; `retained`: sent because it was stored (the kiosk
     /// was so before we subscribed).
-    pub fn message(&self, id: &str, leaf: &str, payload: &[u8], retained: bool) {
-        if !self.enabled || !matches!(leaf, "availability" | "today" | "state") {
+    pub fn message(&self, id: &str, leaf: Leaf, payload: &[u8], retained: bool) {
+        if !self.enabled {
             return;
         }
         let mut g = self.lock();
@@ -95,7 +133,7 @@ impl Fleet {
                 id.to_string(),
                 KioskView {
                     id: id.chars().take(64).collect(),
-                    availability: "unknown".into(),
+                    availability: Availability::Unknown,
                     since: None,
                     today: None,
                     state: None,
@@ -108,19 +146,19 @@ impl Fleet {
         };
         let now = rfc3339(Local::now());
         match leaf {
-            "availability" => {
+            Leaf::Availability => {
                 let a = match payload {
-                    b"online" => ONLINE,
-                    b"offline" => OFFLINE,
+                    b"online" => Availability::Online,
+                    b"offline" => Availability::Offline,
                     _ => return,
                 };
                 if k.availability != a {
                     k.since = (!retained).then(|| now.clone());
-                    k.availability = a.to_string();
+                    k.availability = a;
                 }
             }
-            "today" => k.today = serde_json::from_slice(payload).ok(),
-            _ => k.state = serde_json::from_slice(payload).ok(),
+            Leaf::Today => k.today = serde_json::from_slice(payload).ok(),
+            Leaf::State => k.state = serde_json::from_slice(payload).ok(),
         }
         k.heard = now;
     }
@@ -132,7 +170,7 @@ impl Fleet {
         let mut t = Totals::default();
         for k in &kiosks {
             t.kiosks += 1;
-            t.online += (k.availability == ONLINE) as u32;
+            t.online += (k.availability == Availability::Online) as u32;
             // A kiosk's totals of an earlier day (it has been off since) are not today's.
             if let Some(d) = k.today.as_ref().filter(|d| d.date == today) {
                 t.visitors += d.visitors;
@@ -144,7 +182,7 @@ impl Fleet {
         t.happy_share = share(t.happy, t.visitors);
         FleetView {
             enabled: self.enabled,
-            broker: g.0.clone(),
+            broker: g.0,
             kiosks,
             totals: t,
         }
@@ -165,12 +203,12 @@ mod tests {
                 v - h
             )
         };
-        f.message("a", "availability", b"online", true);
-        f.message("a", "today", day(3, 2).as_bytes(), true);
-        f.message("b", "today", day(1, 1).as_bytes(), false);
-        f.message("b", "availability", b"offline", false);
-        f.message("b", "today", b"not json", false);
-        f.message("c", "visitor", b"{}", false);
+        f.message("a", Leaf::Availability, b"online", true);
+        f.message("a", Leaf::Today, day(3, 2).as_bytes(), true);
+        f.message("b", Leaf::Today, day(1, 1).as_bytes(), false);
+        f.message("b", Leaf::Availability, b"offline", false);
+        f.message("b", Leaf::Today, b"not json", false);
+        assert_eq!(Leaf::parse("visitor"), None);
         let v = f.view();
         assert_eq!(v.kiosks.len(), 2);
         assert_eq!(v.kiosks[0].since, None, "retained: unknown since when");
@@ -190,11 +228,11 @@ mod tests {
     fn strangers_cannot_fill_memory() {
         let f = Fleet::new(true);
         for i in 0..MAX_KIOSKS + 10 {
-            f.message(&format!("k{i}"), "availability", b"online", false);
+            f.message(&format!("k{i}"), Leaf::Availability, b"online", false);
         }
         assert_eq!(f.view().kiosks.len(), MAX_KIOSKS);
         let off = Fleet::new(false);
-        off.message("a", "availability", b"online", false);
+        off.message("a", Leaf::Availability, b"online", false);
         assert!(off.view().kiosks.is_empty());
     }
 }

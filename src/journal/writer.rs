@@ -1,66 +1,23 @@
-//! The mood journal: JSON Lines files `mood-YYYY-MM-DD.jsonl` (local date) in one folder, one
-//! record per visitor decision and one summary per interval. Rotated daily, pruned after
-//! `retention_days`, flushed on every record and fsynced by policy. After a crash the torn last
-//! line is closed off so that the next record starts on a line of its own; readers skip lines
-//! that do not parse. When the disk is full, records wait in memory (bounded) and are written
-//! once space returns. One daemon per folder: an exclusive lock (flock on `.lock`, which holds
-//! the owner's pid) refuses a second. Moods and times only: never an image, never an identity.
+//! The journal's writer: appends records to the day file, numbers visitors, rotates daily,
+//! prunes after `retention_days`, keeps records in memory (bounded) while the disk refuses them,
+//! and holds the folder's lock (one daemon per folder: flock on `.lock`, which holds the owner's
+//! pid). After a crash the torn last line is closed off so that the next record starts on a line
+//! of its own.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Local, NaiveDate, SecondsFormat};
-use serde::{Deserialize, Serialize};
-
 use std::os::fd::AsRawFd;
-use std::time::Duration;
 
-use crate::check_range;
-use crate::config::Invalid;
+use chrono::{Local, NaiveDate};
+
+use super::cursor::read_cursor;
+use super::files::{day_of, file_name, last_seq};
+use super::record::Record;
+use super::{FsyncPolicy, JournalSettings};
 use crate::error::{Error, Result};
-use crate::invalid;
-use crate::mood::Mood;
-
-/// `journal.fsync`: when the journal calls fsync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FsyncPolicy {
-    /// After every record.
-    Always,
-    /// After summary records only (visitor records are flushed, not synced).
-    Summary,
-    /// Never (the OS writes back).
-    Never,
-}
-
-/// `[journal]` (documented in config/moodkiosk.toml).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct JournalSettings {
-    pub dir: PathBuf,
-    pub summary_interval_s: u64,
-    pub retention_days: u32,
-    pub fsync: FsyncPolicy,
-}
-
-impl JournalSettings {
-    pub fn validate(&self) -> std::result::Result<(), Invalid> {
-        let j = self;
-        if j.dir.as_os_str().is_empty() {
-            return Err(invalid!(j.dir, "must name a folder"));
-        }
-        check_range!(j.summary_interval_s, 1, 86_400);
-        check_range!(j.retention_days, 1, 3650);
-        Ok(())
-    }
-
-    /// One summary record per this interval.
-    pub fn summary_interval(&self) -> Duration {
-        Duration::from_secs(self.summary_interval_s)
-    }
-}
 
 /// The lock file in the journal folder.
 pub const LOCK_FILE: &str = ".lock";
@@ -106,115 +63,6 @@ fn lock_folder(dir: &Path) -> Result<File> {
 
 /// Most records kept in memory while the disk refuses writes.
 const BACKLOG_MAX: usize = 100_000;
-
-/// One line of the journal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Record {
-    /// A visitor's steady mood.
-    Visitor {
-        /// Unique per kiosk and increasing, given by the journal when it writes the record (0 in
-        /// records written before numbering): subscribers drop duplicates by it.
-        #[serde(default, skip_serializing_if = "is_zero")]
-        seq: u64,
-        /// RFC 3339 local time of the decision.
-        time: String,
-        mood: Mood,
-        /// Mean probability of the agreeing frames.
-        confidence: f32,
-        /// Frames classified before the decision.
-        frames: u32,
-        /// Mean face size in pixels (larger box side).
-        face_px: u32,
-    },
-    /// Counts for one interval.
-    Summary {
-        /// RFC 3339 local time at the end of the interval.
-        time: String,
-        /// RFC 3339 local time at its start.
-        start: String,
-        happy: u32,
-        not_happy: u32,
-        /// Decided visitors (happy + not_happy).
-        visitors: u32,
-        /// Visitors who left before a steady mood.
-        undecided: u32,
-        /// Seconds within the interval that the camera delivered frames.
-        camera_up_s: f64,
-    },
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-/// RFC 3339 text of a local time, millisecond precision.
-pub fn rfc3339(t: DateTime<Local>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, false)
-}
-
-/// File name of a day's journal.
-pub fn file_name(day: NaiveDate) -> String {
-    format!("mood-{}.jsonl", day.format("%Y-%m-%d"))
-}
-
-/// The day of a journal file name (`mood-YYYY-MM-DD.jsonl`).
-pub fn day_of(name: &str) -> Option<NaiveDate> {
-    let d = name.strip_prefix("mood-")?.strip_suffix(".jsonl")?;
-    NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
-}
-
-/// The days the folder holds a file for, oldest first. A missing folder holds none.
-pub fn kept_days(dir: &Path) -> std::io::Result<Vec<NaiveDate>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut days: Vec<NaiveDate> = entries
-        .flatten()
-        .filter_map(|e| day_of(&e.file_name().to_string_lossy()))
-        .collect();
-    days.sort_unstable();
-    Ok(days)
-}
-
-/// The MQTT publisher's cursor in the journal folder: the last visitor `seq` the broker
-/// acknowledged (decimal text). Written by [`crate::mqtt`]; the journal also reads it so that
-/// numbering never goes back, even after every day file was removed.
-pub const CURSOR_FILE: &str = ".mqtt-cursor";
-
-/// The cursor's value; `None` when there is none (or it does not parse).
-pub fn read_cursor(dir: &Path) -> Option<u64> {
-    fs::read_to_string(dir.join(CURSOR_FILE))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// The highest visitor `seq` in the folder: the newest day file that holds numbered visitors
-/// decides (numbers only grow).
-pub fn last_seq(dir: &Path) -> u64 {
-    let days = kept_days(dir).unwrap_or_default();
-    for day in days.iter().rev() {
-        let Ok((recs, _)) = read_file(&dir.join(file_name(*day))) else {
-            continue;
-        };
-        let max = recs
-            .iter()
-            .filter_map(|r| match r {
-                Record::Visitor { seq, .. } => Some(*seq),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0);
-        if max > 0 {
-            return max;
-        }
-    }
-    0
-}
 
 /// Writes records.
 pub struct Journal {
@@ -368,26 +216,20 @@ impl Journal {
         }
     }
 
-    /// Append one record (now's date picks the file). Never fails: on a write error the record
-    /// waits in memory and the error is logged once until writing works again.
-    pub fn write(&mut self, rec: &Record) {
+    /// Append one record (now's date picks the file) and return it as written (a visitor with
+    /// its `seq`). Never fails: on a write error the record waits in memory and the error is
+    /// logged once until writing works again.
+    pub fn write(&mut self, rec: Record) -> Record {
         self.write_at(rec, Local::now().date_naive())
     }
 
     /// As [`Journal::write`] with an explicit day (tests of rotation).
-    pub fn write_at(&mut self, rec: &Record, today: NaiveDate) {
-        let mut rec = rec.clone();
+    pub fn write_at(&mut self, mut rec: Record, today: NaiveDate) -> Record {
         if let Record::Visitor { seq, .. } = &mut rec {
             *seq = self.next_seq;
             self.next_seq += 1;
         }
-        let line = match serde_json::to_string(&rec) {
-            Ok(l) => l + "\n",
-            Err(e) => {
-                log::error!("journal: cannot encode record: {e}");
-                return;
-            }
-        };
+        let line = rec.to_json() + "\n";
         let summary = matches!(rec, Record::Summary { .. });
         self.make_room();
         self.backlog.push_back((summary, line));
@@ -410,6 +252,12 @@ impl Journal {
                 }
             }
         }
+        rec
+    }
+
+    /// The `seq` the next visitor record gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
     }
 
     /// A full backlog drops its oldest summary first (the visitor records it counts are kept
@@ -492,23 +340,13 @@ impl Drop for Journal {
     }
 }
 
-/// Read a journal file; lines that do not parse (a torn line) are counted, not fatal.
-pub fn read_file(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
-    let text = fs::read_to_string(path)?;
-    let mut recs = Vec::new();
-    let mut bad = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str(line) {
-            Ok(r) => recs.push(r),
-            Err(_) => bad += 1,
-        }
-    }
-    Ok((recs, bad))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::files::read_file;
+    use crate::journal::record;
+    use crate::journal::CURSOR_FILE;
+    use crate::mood::Mood;
 
     fn cfg(dir: &Path) -> JournalSettings {
         JournalSettings {
@@ -533,7 +371,7 @@ mod tests {
     fn visitor(mood: Mood) -> Record {
         Record::Visitor {
             seq: 0,
-            time: rfc3339(Local::now()),
+            time: record::now(),
             mood,
             confidence: 0.9,
             frames: 5,
@@ -545,8 +383,8 @@ mod tests {
     fn writes_one_line_per_record_and_reads_back() {
         let d = tempfile::tempdir().unwrap();
         let mut j = Journal::open(&cfg(d.path())).unwrap();
-        j.write(&visitor(Mood::Happy));
-        j.write(&visitor(Mood::NotHappy));
+        j.write(visitor(Mood::Happy));
+        j.write(visitor(Mood::NotHappy));
         let (recs, bad) = read_file(&d.path().join(file_name(Local::now().date_naive()))).unwrap();
         assert_eq!((recs.len(), bad), (2, 0));
         assert!(matches!(
@@ -565,7 +403,7 @@ mod tests {
         let good = serde_json::to_string(&visitor(Mood::Happy)).unwrap();
         fs::write(&path, format!("{good}\n{{\"type\":\"visi")).unwrap();
         let mut j = Journal::open(&cfg(d.path())).unwrap();
-        j.write(&visitor(Mood::NotHappy));
+        j.write(visitor(Mood::NotHappy));
         let (recs, bad) = read_file(&path).unwrap();
         assert_eq!((recs.len(), bad), (2, 1));
     }
@@ -580,9 +418,9 @@ mod tests {
         assert!(!old.exists(), "older than retention");
         let day1 = NaiveDate::from_ymd_opt(2031, 5, 1).unwrap();
         let day2 = day1.succ_opt().unwrap();
-        j.write_at(&visitor(Mood::Happy), day1);
-        j.write_at(&visitor(Mood::Happy), day2);
-        j.write_at(&visitor(Mood::Happy), day2);
+        j.write_at(visitor(Mood::Happy), day1);
+        j.write_at(visitor(Mood::Happy), day2);
+        j.write_at(visitor(Mood::Happy), day2);
         assert_eq!(
             read_file(&d.path().join(file_name(day1))).unwrap().0.len(),
             1
@@ -604,57 +442,37 @@ mod tests {
         fs::remove_dir_all(&sub).unwrap();
         fs::write(&sub, "not a folder").unwrap();
         j.file = None;
-        j.write_at(&visitor(Mood::Happy), today);
-        j.write_at(&visitor(Mood::NotHappy), today);
+        j.write_at(visitor(Mood::Happy), today);
+        j.write_at(visitor(Mood::NotHappy), today);
         assert_eq!(j.backlog(), 2);
         fs::remove_file(&sub).unwrap();
         fs::create_dir(&sub).unwrap();
-        j.write_at(&visitor(Mood::Happy), today);
+        j.write_at(visitor(Mood::Happy), today);
         assert_eq!(j.backlog(), 0);
         assert_eq!(read_file(&sub.join(file_name(today))).unwrap().0.len(), 3);
     }
 
-    #[test]
-    fn record_json_shape() {
-        let r = Record::Summary {
-            time: "t1".into(),
-            start: "t0".into(),
-            happy: 2,
-            not_happy: 1,
-            visitors: 3,
-            undecided: 0,
-            camera_up_s: 59.5,
-        };
-        let s = serde_json::to_string(&r).unwrap();
-        assert!(s.starts_with("{\"type\":\"summary\""), "{s}");
-    }
-
     fn seqs(dir: &Path) -> Vec<u64> {
         let (recs, _) = read_file(&dir.join(file_name(Local::now().date_naive()))).unwrap();
-        recs.iter()
-            .filter_map(|r| match r {
-                Record::Visitor { seq, .. } => Some(*seq),
-                _ => None,
-            })
-            .collect()
+        recs.iter().filter_map(Record::seq).collect()
     }
 
     #[test]
     fn visitors_are_numbered_on_across_restarts_and_never_below_the_cursor() {
         let d = tempfile::tempdir().unwrap();
         let mut j = Journal::open(&cfg(d.path())).unwrap();
-        j.write(&visitor(Mood::Happy));
-        j.write(&visitor(Mood::NotHappy));
+        j.write(visitor(Mood::Happy));
+        j.write(visitor(Mood::NotHappy));
         drop(j);
         let mut j = Journal::open(&cfg(d.path())).unwrap();
-        j.write(&visitor(Mood::Happy));
+        j.write(visitor(Mood::Happy));
         assert_eq!(seqs(d.path()), [1, 2, 3]);
         drop(j);
         // Every day file gone, the publisher's cursor at 40: numbering goes on from 41.
         fs::remove_file(d.path().join(file_name(Local::now().date_naive()))).unwrap();
         fs::write(d.path().join(CURSOR_FILE), "40\n").unwrap();
         let mut j = Journal::open(&cfg(d.path())).unwrap();
-        j.write(&visitor(Mood::Happy));
+        j.write(visitor(Mood::Happy));
         assert_eq!(seqs(d.path()), [41]);
         assert_eq!(last_seq(d.path()), 41);
     }

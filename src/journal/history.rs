@@ -6,8 +6,9 @@ use std::path::Path;
 use chrono::{Local, NaiveDate, TimeZone};
 use serde::Serialize;
 
-use super::today::{self, Hours, Today};
-use crate::journal::{self, Record};
+use super::chart::{self, Hours, Today};
+use super::files;
+use super::record::{CsvRow, Record};
 use crate::mood::Mood;
 
 /// One kept day's totals.
@@ -31,14 +32,24 @@ pub enum DayError {
     Io(std::io::Error),
 }
 
-/// Parse the `date` parameter.
+/// Parse the `date` parameter: strictly `YYYY-MM-DD` (four, two and two digits).
 pub fn parse_date(s: &str) -> Result<NaiveDate, DayError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| DayError::BadDate(s.chars().take(40).collect()))
+    let shape = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    shape
+        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| DayError::BadDate(s.chars().take(40).collect()))
 }
 
 fn records(dir: &Path, day: NaiveDate) -> Result<(Vec<Record>, usize), DayError> {
-    match journal::read_file(&dir.join(journal::file_name(day))) {
+    match files::read_file(&dir.join(files::file_name(day))) {
         Ok(r) => Ok(r),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(DayError::NotKept(day)),
         Err(e) => Err(DayError::Io(e)),
@@ -47,7 +58,7 @@ fn records(dir: &Path, day: NaiveDate) -> Result<(Vec<Record>, usize), DayError>
 
 /// The kept days, newest first, with their totals. A missing folder holds no day.
 pub fn days(dir: &Path) -> std::io::Result<Vec<Day>> {
-    let mut dates = journal::kept_days(dir)?;
+    let mut dates = files::kept_days(dir)?;
     dates.reverse();
     let mut out = Vec::with_capacity(dates.len());
     for d in dates {
@@ -89,7 +100,7 @@ pub fn day(dir: &Path, date: NaiveDate, hours: Hours) -> Result<Today, DayError>
             .and_then(|t| Local.from_local_datetime(&t).earliest())
             .unwrap_or_else(Local::now),
     };
-    let mut t = today::chart(&recs, end, hours);
+    let mut t = chart::chart(&recs, end, hours);
     t.unreadable_lines = bad;
     Ok(t)
 }
@@ -98,75 +109,9 @@ pub fn day(dir: &Path, date: NaiveDate, hours: Hours) -> Result<Today, DayError>
 pub fn day_csv(dir: &Path, date: NaiveDate) -> Result<Vec<u8>, DayError> {
     let (recs, _) = records(dir, date)?;
     let mut w = csv::Writer::from_writer(Vec::new());
-    let header = [
-        "time",
-        "type",
-        "mood",
-        "confidence",
-        "frames",
-        "face_px",
-        "start",
-        "happy",
-        "not_happy",
-        "visitors",
-        "undecided",
-        "camera_up_s",
-        "seq",
-    ];
     let io = |e: csv::Error| DayError::Io(std::io::Error::other(e));
-    w.write_record(header).map_err(io)?;
     for r in &recs {
-        let row: [String; 13] = match r {
-            Record::Visitor {
-                seq,
-                time,
-                mood,
-                confidence,
-                frames,
-                face_px,
-            } => [
-                time.clone(),
-                "visitor".into(),
-                mood.as_str().into(),
-                format!("{confidence:.3}"),
-                frames.to_string(),
-                face_px.to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                match seq {
-                    0 => String::new(),
-                    n => n.to_string(),
-                },
-            ],
-            Record::Summary {
-                time,
-                start,
-                happy,
-                not_happy,
-                visitors,
-                undecided,
-                camera_up_s,
-            } => [
-                time.clone(),
-                "summary".into(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                start.clone(),
-                happy.to_string(),
-                not_happy.to_string(),
-                visitors.to_string(),
-                undecided.to_string(),
-                format!("{camera_up_s:.1}"),
-                String::new(),
-            ],
-        };
-        w.write_record(&row).map_err(io)?;
+        w.serialize(CsvRow::from(r)).map_err(io)?;
     }
     w.into_inner()
         .map_err(|e| DayError::Io(std::io::Error::other(e.to_string())))
@@ -179,7 +124,7 @@ mod tests {
     fn visitor(time: &str, mood: Mood) -> String {
         serde_json::to_string(&Record::Visitor {
             seq: 0,
-            time: time.into(),
+            time: time.parse().unwrap(),
             mood,
             confidence: 0.9,
             frames: 5,
@@ -265,6 +210,12 @@ mod tests {
             parse_date("2026-13-01"),
             Err(DayError::BadDate(_))
         ));
+        for loose in ["2026-1-7", "-0001-01-01", "+2026-01-07", "2026-01-07 "] {
+            assert!(
+                matches!(parse_date(loose), Err(DayError::BadDate(_))),
+                "{loose}"
+            );
+        }
         assert!(matches!(
             parse_date("../etc/passwd"),
             Err(DayError::BadDate(_))

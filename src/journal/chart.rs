@@ -1,12 +1,13 @@
-//! Today's moods for the dashboard, from the journal file of the day: visitors per time bucket,
-//! totals, and the undecided count from the interval summaries.
+//! A day's moods as the dashboard and MQTT `today` show them: visitors per time bucket over the
+//! opening hours, totals, and the undecided count from the interval summaries.
 
 use std::path::Path;
 
 use chrono::{DateTime, Local, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 
-use crate::journal::{self, Record};
+use super::files;
+use super::record::Record;
 use crate::mood::Mood;
 
 /// A time of day as the config writes it, `HH:MM` (00:00-24:00).
@@ -91,12 +92,7 @@ pub struct Today {
 
 /// Read today's journal in `dir`; a missing file is a day without visitors.
 pub fn today(dir: &Path, now: DateTime<Local>, hours: Hours) -> std::io::Result<Today> {
-    let path = dir.join(journal::file_name(now.date_naive()));
-    let (records, bad) = match journal::read_file(&path) {
-        Ok(r) => r,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), 0),
-        Err(e) => return Err(e),
-    };
+    let (records, bad) = files::read_day(dir, now.date_naive())?;
     let mut t = chart(&records, now, hours);
     t.unreadable_lines = bad;
     Ok(t)
@@ -115,11 +111,9 @@ pub fn chart(records: &[Record], now: DateTime<Local>, hours: Hours) -> Today {
     for r in records {
         match r {
             Record::Visitor { time, mood, .. } => {
-                if let Ok(t) = DateTime::parse_from_rfc3339(time) {
-                    let t = t.with_timezone(&Local);
-                    if t.date_naive() == now.date_naive() {
-                        visits.push((second_of_day(&t), *mood));
-                    }
+                let t = time.with_timezone(&Local);
+                if t.date_naive() == now.date_naive() {
+                    visits.push((second_of_day(&t), *mood));
                 }
             }
             Record::Summary { undecided: u, .. } => undecided += u,
@@ -182,7 +176,7 @@ mod tests {
     fn visit(t: DateTime<Local>, mood: Mood) -> Record {
         Record::Visitor {
             seq: 0,
-            time: journal::rfc3339(t),
+            time: t.fixed_offset(),
             mood,
             confidence: 0.9,
             frames: 5,
@@ -198,8 +192,8 @@ mod tests {
             visit(at(9, 3), Mood::Happy),
             visit(at(8, 59) - chrono::Duration::days(1), Mood::Happy), // yesterday
             Record::Summary {
-                time: journal::rfc3339(at(9, 5)),
-                start: journal::rfc3339(at(9, 0)),
+                time: at(9, 5).fixed_offset(),
+                start: at(9, 0).fixed_offset(),
                 happy: 2,
                 not_happy: 1,
                 visitors: 3,

@@ -2,15 +2,16 @@
 //! file and a byte offset), complete lines only (a line being written is left for the next
 //! read), across day files as the journal rotates. [`Feed::seek_after`] finds the place right
 //! after the visitor record with a given `seq` (the cursor), so that catching up after an outage
-//! or a restart starts there. The cursor itself is [`save_cursor`] / [`journal::read_cursor`].
+//! or a restart starts there. The cursor itself is in [`super::cursor`].
 
 use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::journal::{self, Record};
+use super::files::{file_name, kept_days, parse_lines};
+use super::record::Record;
 
 /// Most bytes read in one go.
 const CHUNK: u64 = 256 * 1024;
@@ -40,9 +41,9 @@ impl Feed {
         if cursor == 0 {
             return;
         }
-        let days = journal::kept_days(&self.dir).unwrap_or_default();
+        let days = kept_days(&self.dir).unwrap_or_default();
         for day in days.iter().rev() {
-            let Ok(text) = fs::read(self.dir.join(journal::file_name(*day))) else {
+            let Ok(text) = fs::read(self.dir.join(file_name(*day))) else {
                 continue;
             };
             let mut end = 0;
@@ -68,7 +69,7 @@ impl Feed {
     /// The records written since the last read (at most about [`CHUNK`] bytes of them), in
     /// order; lines that do not parse are skipped.
     pub fn read(&mut self) -> Vec<Record> {
-        let days = journal::kept_days(&self.dir).unwrap_or_default();
+        let days = kept_days(&self.dir).unwrap_or_default();
         let (mut day, mut offset) = match self.at {
             Some(at) => at,
             None => match days.first() {
@@ -81,7 +82,7 @@ impl Feed {
             let later = days.iter().find(|d| **d > day).copied();
             // Read this day's file (once more after a later one appeared: every write to it
             // happened before the later file was made).
-            let (recs, new_offset) = read_lines(&self.dir.join(journal::file_name(day)), offset);
+            let (recs, new_offset) = read_lines(&self.dir.join(file_name(day)), offset);
             out.extend(recs);
             offset = new_offset;
             let full = out.len() >= 1000;
@@ -99,7 +100,7 @@ impl Feed {
 }
 
 fn file_len(dir: &Path, day: NaiveDate) -> u64 {
-    fs::metadata(dir.join(journal::file_name(day)))
+    fs::metadata(dir.join(file_name(day)))
         .map(|m| m.len())
         .unwrap_or(0)
 }
@@ -117,34 +118,20 @@ fn read_lines(path: &Path, offset: u64) -> (Vec<Record>, u64) {
         return (Vec::new(), offset);
     }
     let complete = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    let recs = buf[..complete]
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-        .filter_map(|l| serde_json::from_slice(l).ok())
-        .collect();
+    let (recs, _) = parse_lines(&buf[..complete]);
     (recs, offset + complete as u64)
-}
-
-/// Write the cursor atomically (a temporary file renamed over it).
-pub fn save_cursor(dir: &Path, seq: u64) -> std::io::Result<()> {
-    let tmp = dir.join(format!("{}.tmp", journal::CURSOR_FILE));
-    {
-        let mut f = File::create(&tmp)?;
-        writeln!(f, "{seq}")?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, dir.join(journal::CURSOR_FILE))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::mood::Mood;
+    use std::io::Write;
 
     fn visitor(seq: u64) -> String {
         serde_json::to_string(&Record::Visitor {
             seq,
-            time: "2026-11-28T09:00:00.000+00:00".into(),
+            time: "2026-11-28T09:00:00.000+00:00".parse().unwrap(),
             mood: Mood::Happy,
             confidence: 0.9,
             frames: 5,
@@ -202,14 +189,5 @@ mod tests {
         fs::remove_file(day(d.path(), "2026-11-27")).unwrap();
         f.seek_after(1);
         assert_eq!(seqs(&f.read()), [3, 4]);
-    }
-
-    #[test]
-    fn the_cursor_round_trips() {
-        let d = tempfile::tempdir().unwrap();
-        assert_eq!(journal::read_cursor(d.path()), None);
-        save_cursor(d.path(), 41).unwrap();
-        save_cursor(d.path(), 42).unwrap();
-        assert_eq!(journal::read_cursor(d.path()), Some(42));
     }
 }
