@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, then runs every test (unit, integration with the
+# The test command: installs what is missing, checks formatting, clippy and the module graph,
+# then runs every test (unit, integration with the
 # real binary, Python/Rust preprocessing parity, model-factory smoke test, packaging) in release
 # mode, then builds for aarch64 and runs the unit tests and `classify` under qemu (cross/).
 # Tests that need ../shared, the training venv, Chromium or Debian tools are #[ignore = "needs ..."]
@@ -7,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
+# Lint gates first: formatting, clippy (warnings are errors), no cycle between top-level modules.
+cargo fmt --check
+cargo clippy --release --locked --all-targets -- -D warnings
+python3 scripts/module-cycles.py
 cargo test --release --locked -- --include-ignored --test-threads 2
 if [ -x /usr/bin/qemu-aarch64-static ] && [ -x /usr/bin/aarch64-linux-gnu-gcc ] && [ -d /usr/lib/rustlib/aarch64-unknown-linux-gnu ]; then
   cross/build-aarch64.sh

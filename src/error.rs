@@ -35,8 +35,14 @@ pub enum Error {
         msg: String,
     },
     /// The GPIO lines could not be opened or driven.
-    #[error("GPIO: {0}")]
-    Gpio(String),
+    #[error("GPIO: {what}")]
+    Gpio {
+        /// What could not be done, and the fix.
+        what: String,
+        /// rppal's error, when it gave one.
+        #[source]
+        source: Option<rppal::gpio::Error>,
+    },
     /// An image could not be read or decoded.
     #[error("image {name}: {msg}")]
     Image {

@@ -331,10 +331,17 @@ fn a_deleted_or_moved_journal_is_recreated_and_nothing_after_is_lost() {
     let d = tempfile::tempdir().unwrap();
     let mut k = kiosk(d.path(), "");
     let jdir = d.path().join("journal");
-    let visitors_in = |dir: &Path| of_type(&journal(dir).0, "visitor").len();
+    let seqs_in = |recs: &[serde_json::Value]| -> Vec<u64> {
+        of_type(recs, "visitor")
+            .iter()
+            .filter_map(|r| r["seq"].as_u64())
+            .collect()
+    };
+    let visitors_in = |dir: &Path| seqs_in(&journal(dir).0).len();
     assert!(wait_for(60, || visitors_in(&jdir) >= 1), "{}", k.log_text());
+    // The numbers decide what was lost, not log lines (which can trail the journal's write).
+    let last_before = *seqs_in(&journal(&jdir).0).iter().max().unwrap();
     std::fs::remove_dir_all(&jdir).unwrap();
-    let logged_before = k.log_text().matches("] visitor: ").count();
     assert!(wait_for(60, || visitors_in(&jdir) >= 2), "{}", k.log_text());
     assert_eq!(
         k.log_text().matches("was removed or replaced").count(),
@@ -350,28 +357,38 @@ fn a_deleted_or_moved_journal_is_recreated_and_nothing_after_is_lost() {
         .unwrap();
     let moved = d.path().join("moved.jsonl");
     std::fs::rename(&day, &moved).unwrap();
-    let in_moved = std::fs::read_to_string(&moved)
-        .unwrap()
-        .matches("\"visitor\"")
-        .count();
+    let moved_recs = |path: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let in_moved = seqs_in(&moved_recs(&moved));
     assert!(wait_for(60, || visitors_in(&jdir) >= 1), "{}", k.log_text());
-    std::thread::sleep(Duration::from_millis(500));
     signal(&k.child, SIGTERM);
     assert!(wait_exit(&mut k.child, 20).expect("exits").success());
     let log = k.log_text();
     assert_eq!(log.matches("was removed or replaced").count(), 2, "{log}");
     assert_eq!(
-        std::fs::read_to_string(&moved)
-            .unwrap()
-            .matches("\"visitor\"")
-            .count(),
+        seqs_in(&moved_recs(&moved)),
         in_moved,
         "nothing more went to the moved file"
     );
-    let after_delete = log.matches("] visitor: ").count() - logged_before;
+    // Every visitor after the deletion is kept: the moved file and the new one hold one
+    // unbroken run of numbers, which starts right after the last one seen before the deletion
+    // (or one later: a visitor written in the microseconds between that look and the deletion
+    // went with the deleted folder).
+    let mut after: Vec<u64> = in_moved.clone();
+    after.extend(seqs_in(&journal(&jdir).0));
+    let (first, last) = (after[0], *after.last().unwrap());
+    assert!(
+        (last_before + 1..=last_before + 2).contains(&first),
+        "first after the deletion {first}, last before {last_before}:\n{log}"
+    );
     assert_eq!(
-        in_moved + visitors_in(&jdir),
-        after_delete,
+        after,
+        (first..=last).collect::<Vec<u64>>(),
         "every visitor after the deletion is kept:\n{log}"
     );
 }
@@ -429,10 +446,20 @@ fn a_full_disk_loses_nothing_and_leaves_no_partial_line() {
     let log = k.log_text();
     let (recs, bad) = journal(&jdir);
     assert_eq!(bad, 0, "no partial line in the file");
+    // The process has exited: its log is complete.
+    let seqs: Vec<u64> = of_type(&recs, "visitor")
+        .iter()
+        .filter_map(|r| r["seq"].as_u64())
+        .collect();
     assert_eq!(
-        of_type(&recs, "visitor").len(),
+        seqs.len(),
         log.matches("] visitor: ").count(),
         "every visitor kept:\n{log}"
+    );
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "numbered without a gap"
     );
     assert_eq!(log.matches("keeping records in memory").count(), 1, "{log}");
     assert_eq!(log.matches("torn").count(), 0, "{log}");

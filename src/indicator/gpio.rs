@@ -15,16 +15,17 @@ pub struct GpioLeds {
 impl GpioLeds {
     /// Claim the three pins and switch them off.
     pub fn open(cfg: &IndicatorSettings) -> Result<GpioLeds> {
-        let gpio = Gpio::new().map_err(|e| {
-            Error::Gpio(format!(
-                "cannot open the GPIO chip ({e}); on a Raspberry Pi add the service user to the gpio group, \
-                 elsewhere set indicator.kind = \"simulated\""
-            ))
+        let gpio = Gpio::new().map_err(|e| Error::Gpio {
+            what: "cannot open the GPIO chip (on a Raspberry Pi add the service user to the gpio \
+                   group, elsewhere set indicator.kind = \"simulated\")"
+                .into(),
+            source: Some(e),
         })?;
         let pin = |n: u8, name: &str| -> Result<OutputPin> {
-            let p = gpio
-                .get(n)
-                .map_err(|e| Error::Gpio(format!("pin {n} ({name} LED): {e}")))?;
+            let p = gpio.get(n).map_err(|e| Error::Gpio {
+                what: format!("pin {n} ({name} LED)"),
+                source: Some(e),
+            })?;
             let mut out = p.into_output();
             out.set_reset_on_drop(true);
             Ok(out)

@@ -414,7 +414,10 @@ mod tests {
             let pins = vec![s.happy_pin, s.not_happy_pin, s.status_pin];
             let mut h = held.lock().unwrap();
             if let Some(p) = pins.iter().find(|p| h.contains(p) || **p == 5) {
-                return Err(crate::error::Error::Gpio(format!("pin {p}: pin used")));
+                return Err(crate::error::Error::Gpio {
+                    what: format!("pin {p}: pin used"),
+                    source: None,
+                });
             }
             h.extend(pins.iter().copied());
             Ok(Box::new(Claimed {
