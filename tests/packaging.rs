@@ -83,6 +83,7 @@ fn deb_contains_binary_models_conffile_and_unit() {
         "./etc/moodkiosk/moodkiosk.toml",
         "./lib/systemd/system/moodkiosk.service",
         "./usr/share/doc/moodkiosk/copyright",
+        "./usr/share/doc/moodkiosk/docs/install-raspberry-pi.md",
         "./usr/share/doc/moodkiosk/LICENSE.blazeface",
         "./usr/share/man/man1/moodkiosk.1.gz",
         "./usr/share/man/man1/moodkiosk-run.1.gz",
