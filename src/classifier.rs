@@ -85,8 +85,8 @@ impl Classifier {
                 c
             }
             ModelRef::File(path) => {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| Error::model(path, format!("cannot read: {e}")))?;
+                let bytes =
+                    std::fs::read(path).map_err(|e| Error::model_io(path, "cannot read", e))?;
                 Self::from_reader(&mut std::io::Cursor::new(bytes), path)
             }
         }

@@ -25,6 +25,9 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong.
         msg: String,
+        /// The underlying error, when there is one (a read that failed).
+        #[source]
+        source: Option<std::io::Error>,
     },
     /// The camera could not be opened or read.
     #[error("camera {device}: {msg}")]
@@ -110,6 +113,16 @@ impl Error {
         Error::Model {
             path: path.into(),
             msg: msg.to_string(),
+            source: None,
+        }
+    }
+
+    /// A [`Error::Model`] error caused by an I/O error.
+    pub fn model_io(path: impl Into<PathBuf>, what: &str, source: std::io::Error) -> Self {
+        Error::Model {
+            path: path.into(),
+            msg: what.to_string(),
+            source: Some(source),
         }
     }
 
@@ -120,4 +133,17 @@ impl Error {
             source,
         }
     }
+}
+
+/// An error and its causes on one line, `outer: cause: cause` (for log lines; `main` prints the
+/// same chain for errors that end the program).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
 }

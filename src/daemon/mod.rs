@@ -20,8 +20,7 @@ use crate::face::FaceBox;
 use crate::fleet::Fleet;
 use crate::frame::Frame;
 use crate::indicator::{self, Indicator, Status};
-use crate::journal::Journal;
-use crate::journal::Record;
+use crate::journal::{Journal, Reader, Record};
 use crate::motion::MotionGate;
 use crate::mqtt::Publisher;
 use crate::notify::Notifier;
@@ -30,7 +29,7 @@ use crate::source::capture::{CameraEvent, Capture};
 use crate::source::SourceKind;
 use crate::telemetry::{Telemetry, STALL};
 use crate::tracker::Tracker;
-use crate::web::WebServer;
+use crate::web::{Shared, WebServer};
 
 use events::Events;
 use visits::Visits;
@@ -125,14 +124,16 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
     let slot = EngineSlot::new(p.analyzer.engine().clone());
     let preview = Preview::new(p.cfg.web.enabled && p.cfg.web.preview);
     let fleet = Arc::new(Fleet::new(p.cfg.web.fleet));
+    let reader = Reader::new(p.journal.dir());
+    let shared = Shared {
+        telemetry: telemetry.clone(),
+        engine: slot.clone(),
+        preview: preview.clone(),
+        fleet: fleet.clone(),
+        journal: reader.clone(),
+    };
     let _web = match p.cfg.web.enabled {
-        true => Some(WebServer::start(
-            &p.cfg.web,
-            telemetry.clone(),
-            slot.clone(),
-            preview.clone(),
-            fleet.clone(),
-        )?),
+        true => Some(WebServer::start(&p.cfg.web, shared)?),
         false => None,
     };
     let publisher = Publisher::start(
@@ -150,6 +151,7 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
     let mut lp = Loop::new(p, ev, slot, capture, stall, preview);
     lp.publisher = publisher;
     lp.fleet = fleet;
+    lp.reader = reader;
     while !signals.stop.load(Ordering::Relaxed) {
         if signals.reload.swap(false, Ordering::Relaxed) {
             lp.reload();
@@ -188,6 +190,8 @@ struct Loop {
     /// Publishes the journal to the MQTT broker (`[mqtt]` on).
     publisher: Option<Publisher>,
     fleet: Arc<Fleet>,
+    /// The page's view of the journal folder (moved by a reload that changes `journal.dir`).
+    reader: Reader,
     trim: crate::memory::Trim,
 }
 
@@ -212,6 +216,7 @@ impl Loop {
             last: None,
             publisher: None,
             fleet: Arc::new(Fleet::new(false)),
+            reader: Reader::new(p.journal.dir()),
             camera_up: false,
             trim: crate::memory::Trim::new(crate::memory::TRIM_EVERY, Instant::now()),
             capture,
@@ -354,7 +359,7 @@ impl Loop {
                         .stop(self.p.cfg.source.dequeue_timeout() + Duration::from_secs(3));
                     match Capture::start(&self.p.cfg.source, self.ev.telemetry().clone()) {
                         Ok(c) => self.capture = c,
-                        Err(e) => log::error!("camera: {e}"),
+                        Err(e) => log::error!("camera: {}", crate::error::chain(&e)),
                     }
                     self.camera_up = false;
                     self.capture_patience = self
@@ -370,12 +375,16 @@ impl Loop {
                     self.slot.publish(self.p.analyzer.engine().clone());
                 }
                 self.restart_publisher();
+                self.reader.set_dir(self.p.journal.dir());
                 let model = self.p.analyzer.engine().classifier.name();
                 self.ev
                     .reloaded(model.display().to_string(), self.p.journal.dir().into());
                 log::info!("config reloaded from {}", file.display());
             }
-            Err(e) => log::error!("config reload failed, keeping the running config: {e}"),
+            Err(e) => log::error!(
+                "config reload failed, keeping the running config: {}",
+                crate::error::chain(&e)
+            ),
         }
     }
 

@@ -3,7 +3,7 @@
 use rppal::gpio::{Gpio, OutputPin};
 
 use super::IndicatorSettings;
-use super::{Led, Leds};
+use super::{Backend, Led, Leds};
 use crate::error::{Error, Result};
 
 /// Three output pins.
@@ -56,7 +56,7 @@ impl Leds for GpioLeds {
         Ok(())
     }
 
-    fn backend(&self) -> &'static str {
-        "rppal"
+    fn backend(&self) -> Backend {
+        Backend::Rppal
     }
 }

@@ -91,12 +91,53 @@ impl Led {
     }
 }
 
+/// Which lines drive the LEDs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// GPIO lines through `rppal`.
+    Rppal,
+    /// No lines: each change is logged.
+    Simulated,
+    /// None claimed (between releasing one backend and claiming the next).
+    None,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Rppal => "rppal",
+            Backend::Simulated => "simulated",
+            Backend::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the status LED does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusLight {
+    Off,
+    /// Camera up.
+    Steady,
+    /// Camera fault.
+    Blinking,
+    /// Camera up, and someone watches the setup preview.
+    Flashing,
+}
+
 /// Drives physical (or simulated) LED lines.
 pub trait Leds: Send {
     /// Switch one LED.
     fn set(&mut self, led: Led, on: bool) -> Result<()>;
-    /// Backend name for logs.
-    fn backend(&self) -> &'static str;
+    /// Which lines these are.
+    fn backend(&self) -> Backend;
 }
 
 /// Open the configured backend, falling back to the simulated one only when asked to.
@@ -122,8 +163,8 @@ impl Leds for Released {
         Ok(())
     }
 
-    fn backend(&self) -> &'static str {
-        "none"
+    fn backend(&self) -> Backend {
+        Backend::None
     }
 }
 
@@ -141,15 +182,12 @@ pub enum Status {
 /// What the LEDs show, for the status page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct LedState {
-    /// `rppal` or `simulated`.
-    pub backend: &'static str,
+    pub backend: Backend,
     /// The happy LED is lit.
     pub happy: bool,
     /// The not-happy LED is lit.
     pub not_happy: bool,
-    /// The status LED: `steady` (camera up), `blinking` (camera fault) or `flashing` (camera
-    /// up, and someone watches the setup preview).
-    pub status: &'static str,
+    pub status: StatusLight,
 }
 
 /// The state shown on the LEDs; switches lines only on change, blinks the status on faults.
@@ -207,8 +245,8 @@ impl Indicator {
         }
     }
 
-    /// Backend name.
-    pub fn backend(&self) -> &'static str {
+    /// Which lines drive the LEDs.
+    pub fn backend(&self) -> Backend {
         self.leds.backend()
     }
 
@@ -219,9 +257,9 @@ impl Indicator {
             happy: self.mood == Some(Mood::Happy),
             not_happy: self.mood == Some(Mood::NotHappy),
             status: match self.status {
-                Status::Ok => "steady",
-                Status::Fault => "blinking",
-                Status::Watched => "flashing",
+                Status::Ok => StatusLight::Steady,
+                Status::Fault => StatusLight::Blinking,
+                Status::Watched => StatusLight::Flashing,
             },
         }
     }
@@ -242,7 +280,7 @@ impl Indicator {
         if self.logged == Some(now) {
             return;
         }
-        let level = if now.backend == "simulated" {
+        let level = if now.backend == Backend::Simulated {
             log::Level::Info
         } else {
             log::Level::Debug
@@ -251,7 +289,7 @@ impl Indicator {
             backend: now.backend,
             happy: false,
             not_happy: false,
-            status: "off",
+            status: StatusLight::Off,
         });
         let onoff = |b: bool| if b { "on" } else { "off" };
         for (name, was, is) in [
@@ -263,10 +301,11 @@ impl Indicator {
             }
         }
         if before.status != now.status {
-            let shown = if now.status == "steady" {
-                "on"
-            } else {
-                now.status
+            let shown = match now.status {
+                StatusLight::Off => "off",
+                StatusLight::Steady => "on",
+                StatusLight::Blinking => "blinking",
+                StatusLight::Flashing => "flashing",
             };
             log::log!(target: "moodkiosk::led", level, "led status {shown}");
         }
@@ -301,7 +340,7 @@ impl Indicator {
     /// All LEDs off (also done on drop).
     pub fn all_off(&mut self) {
         if let Some(was) = self.logged.take() {
-            let level = if was.backend == "simulated" {
+            let level = if was.backend == Backend::Simulated {
                 log::Level::Info
             } else {
                 log::Level::Debug
@@ -309,7 +348,7 @@ impl Indicator {
             for (name, lit) in [
                 ("happy", was.happy),
                 ("not_happy", was.not_happy),
-                ("status", was.status != "off"),
+                ("status", was.status != StatusLight::Off),
             ] {
                 if lit {
                     log::log!(target: "moodkiosk::led", level, "led {name} off");
@@ -344,8 +383,8 @@ mod tests {
             self.0.lock().unwrap().push((led, on));
             Ok(())
         }
-        fn backend(&self) -> &'static str {
-            "test"
+        fn backend(&self) -> Backend {
+            Backend::Simulated
         }
     }
 
@@ -385,8 +424,8 @@ mod tests {
         fn set(&mut self, _led: Led, _on: bool) -> Result<()> {
             Ok(())
         }
-        fn backend(&self) -> &'static str {
-            "claimed"
+        fn backend(&self) -> Backend {
+            Backend::Rppal
         }
     }
     impl Drop for Claimed {
@@ -433,12 +472,12 @@ mod tests {
         let mut ind = Indicator::new(open(&a).unwrap(), a.blink());
         // Shares two pins with the running settings: works because they are released first.
         ind.reconfigure(&a, &b, open).unwrap();
-        assert_eq!(ind.backend(), "claimed");
+        assert_eq!(ind.backend(), Backend::Rppal);
         assert_eq!(*held.lock().unwrap(), vec![17, 27, 23]);
         // A failing new set: the old one is claimed again, the error is returned.
         let e = ind.reconfigure(&b, &bad, open).unwrap_err().to_string();
         assert!(e.contains("pin 5"), "{e}");
-        assert_eq!(ind.backend(), "claimed");
+        assert_eq!(ind.backend(), Backend::Rppal);
         assert_eq!(*held.lock().unwrap(), vec![17, 27, 23]);
     }
 

@@ -1,7 +1,7 @@
 //! Simulated LEDs: every line switch is logged at TRACE (the [`super::Indicator`] logs changes of
 //! state at INFO), nothing else.
 
-use super::{Led, Leds};
+use super::{Backend, Led, Leds};
 use crate::error::Result;
 
 /// LEDs that exist only in the log.
@@ -20,7 +20,7 @@ impl Leds for SimulatedLeds {
         Ok(())
     }
 
-    fn backend(&self) -> &'static str {
-        "simulated"
+    fn backend(&self) -> Backend {
+        Backend::Simulated
     }
 }

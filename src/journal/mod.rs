@@ -8,7 +8,8 @@
 //! - [`cursor`]: the MQTT publisher's acknowledged `seq`;
 //! - [`feed`]: the folder as a stream from a `seq` (the publisher's catch-up);
 //! - [`chart`] and [`history`]: the queries the page, API and MQTT need (today's totals and
-//!   chart, the kept days, one day's records, one day's CSV).
+//!   chart, the kept days, one day's records, one day's CSV); [`Reader`] is the page's handle
+//!   on them.
 //!
 //! Readers skip lines that do not parse. When the disk is full, records wait in memory
 //! (bounded) and are written once space returns.
@@ -18,6 +19,7 @@ pub mod cursor;
 pub mod feed;
 pub mod files;
 pub mod history;
+pub mod reader;
 pub mod record;
 pub mod writer;
 
@@ -30,6 +32,7 @@ pub use chart::{ClockTime, Hours, Today};
 pub use cursor::{read_cursor, save_cursor, CURSOR_FILE};
 pub use feed::Feed;
 pub use files::{file_name, kept_days, last_seq, read_file};
+pub use reader::Reader;
 pub use record::{rfc3339, Record, Stamp};
 pub use writer::{Journal, LOCK_FILE};
 

@@ -18,6 +18,7 @@
 
 mod link;
 pub mod messages;
+mod outbox;
 mod publisher;
 
 use std::path::{Path, PathBuf};

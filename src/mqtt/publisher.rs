@@ -18,28 +18,27 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Local, NaiveDate};
+use chrono::{DateTime, Local};
 use rumqttc::{Event, Outgoing, Packet, QoS};
 
 use super::link::{Backoff, Failure, Link, Said};
 use super::messages::{self, Topics};
+use super::outbox::Outbox;
 use super::MqttSettings;
 use crate::fleet::report::{StateMessage, TodayMessage, OFFLINE, ONLINE};
 use crate::fleet::{Fleet, Leaf};
-use crate::journal::{self, chart, rfc3339, Feed, Hours, Record, Stamp};
+use crate::journal::{self, chart, rfc3339, Hours, Record};
 use crate::telemetry::{BrokerStatus, LinkState, Telemetry};
 
 /// Visitor records sent and not yet acknowledged, at most.
 const MAX_INFLIGHT: usize = 50;
 /// Records sent per turn, at most.
 const BATCH: usize = 50;
-/// Live records kept while catching up, at most (more: the feed gives them from the files).
-const LIVE_MAX: usize = 10_000;
 /// One turn.
 const TURN: Duration = Duration::from_millis(100);
 
@@ -123,17 +122,8 @@ struct Worker {
     telemetry: Arc<Telemetry>,
     fleet: Arc<Fleet>,
     stop: Arc<AtomicBool>,
-    feed: Feed,
-    /// Catching up from the journal (after connect) until the feed has nothing more.
-    catching_up: bool,
-    incoming: Receiver<Record>,
-    /// Live records not yet sent.
-    live: VecDeque<Record>,
-    /// Records read from the feed, not yet sent.
-    pending: VecDeque<Record>,
-    /// The newest visitor `seq` and summary time taken for sending on this connection: a live
-    /// record at or before them came through the feed already.
-    taken: (u64, Option<Stamp>),
+    /// The records to send, in order, and today's records.
+    outbox: Outbox,
     link: Option<Link>,
     connected: bool,
     backoff: Backoff,
@@ -146,16 +136,9 @@ struct Worker {
     sent: VecDeque<(u64, bool)>,
     cursor: u64,
     saved: (u64, Instant),
-    /// The highest seq the journal holds (for the unacknowledged count).
-    newest: u64,
     /// The last `today` and `state` payloads published on this connection.
     today_sent: Option<String>,
     state_sent: (Option<String>, Instant),
-    /// Today's totals must be looked at again (a record arrived, the day changed).
-    today_due: bool,
-    /// Today's records (read once, then kept up by the live records).
-    day: NaiveDate,
-    day_records: Vec<Record>,
     /// The latest summary payload, sent again on each connect (retained).
     last_summary: Option<String>,
     state: LinkState,
@@ -172,14 +155,10 @@ impl Worker {
         telemetry: Arc<Telemetry>,
         fleet: Arc<Fleet>,
         stop: Arc<AtomicBool>,
-        incoming: Receiver<Record>,
+        incoming: mpsc::Receiver<Record>,
     ) -> Worker {
         let cursor = journal::read_cursor(dir).unwrap_or(0);
         let now = Instant::now();
-        let day = Local::now().date_naive();
-        let day_records = journal::files::read_day(dir, day)
-            .map(|(r, _)| r)
-            .unwrap_or_default();
         Worker {
             topics: Topics::new(cfg),
             cfg: cfg.clone(),
@@ -188,12 +167,7 @@ impl Worker {
             telemetry,
             fleet,
             stop,
-            feed: Feed::new(dir),
-            catching_up: true,
-            incoming,
-            live: VecDeque::new(),
-            pending: VecDeque::new(),
-            taken: (0, None),
+            outbox: Outbox::new(dir, incoming),
             link: None,
             connected: false,
             backoff: Backoff::new(),
@@ -203,12 +177,8 @@ impl Worker {
             sent: VecDeque::new(),
             cursor,
             saved: (cursor, now),
-            newest: journal::last_seq(dir),
             today_sent: None,
             state_sent: (None, now),
-            today_due: true,
-            day,
-            day_records,
             last_summary: None,
             state: LinkState::Connecting,
             detail: String::new(),
@@ -240,7 +210,7 @@ impl Worker {
             Some(_) => self.drive(TURN),
             None => std::thread::sleep(TURN.min(self.retry_at.saturating_duration_since(now))),
         }
-        self.take_live();
+        self.outbox.take_live(self.connected);
         if self.connected {
             self.pump();
         }
@@ -296,6 +266,7 @@ impl Worker {
                         let t = self.topics.discovery();
                         self.send(&t, messages::discovery(&self.topics), true, None);
                         self.today_sent = None;
+                        self.outbox.today_again();
                         self.state_sent.0 = None;
                     }
                 } else if let Some((id, leaf)) = self.topics.parse(&p.topic) {
@@ -313,14 +284,10 @@ impl Worker {
         self.backoff.reset();
         self.set_state(LinkState::Connected, String::new());
         // Everything not acknowledged is sent again, from the journal.
-        self.feed.seek_after(self.cursor);
-        self.catching_up = true;
-        self.taken = (self.cursor, None);
-        self.pending.clear();
+        self.outbox.connected(self.cursor);
         self.sent.clear();
         self.today_sent = None;
         self.state_sent.0 = None;
-        self.today_due = true;
         let t = &self.topics;
         let (availability, discovery) = (t.availability(), t.discovery());
         self.send(&availability, ONLINE.into(), true, None);
@@ -358,8 +325,7 @@ impl Worker {
         self.queued.clear();
         self.by_pkid.clear();
         self.sent.clear();
-        self.pending.clear();
-        self.live.clear();
+        self.outbox.disconnected();
         let delay = self.backoff.next();
         self.retry_at = Instant::now() + delay;
         let (state, msg) = match f {
@@ -410,7 +376,7 @@ impl Worker {
             detail: self.detail.clone(),
             since: rfc3339(self.since),
             acked_seq: self.cursor,
-            unacked: self.newest.saturating_sub(self.cursor),
+            unacked: self.outbox.newest().saturating_sub(self.cursor),
         }));
     }
 
@@ -439,79 +405,11 @@ impl Worker {
         }
     }
 
-    /// Take the live records the daemon handed over since the last turn: today's totals
-    /// follow them; while connected they wait to be sent (while not, the journal has them).
-    fn take_live(&mut self) {
-        let date = Local::now().date_naive();
-        if date != self.day {
-            self.day = date;
-            self.day_records.clear();
-            self.today_due = true;
-        }
-        while let Ok(rec) = self.incoming.try_recv() {
-            if let Some(seq) = rec.seq() {
-                self.newest = self.newest.max(seq);
-            }
-            let day = rec.time().with_timezone(&Local).date_naive();
-            if day > self.day {
-                self.day = day;
-                self.day_records.clear();
-            }
-            if day == self.day {
-                self.day_records.push(rec.clone());
-                self.today_due = true;
-            }
-            if self.connected {
-                self.live.push_back(rec);
-            }
-        }
-        if self.live.len() > LIVE_MAX {
-            // Far behind: the feed gives them from the files.
-            self.live.clear();
-        }
-    }
-
-    /// The next record to send: the feed's while catching up, then the live ones not yet taken.
-    fn next_record(&mut self) -> Option<Record> {
-        if self.catching_up {
-            if self.pending.is_empty() {
-                self.pending.extend(self.feed.read());
-            }
-            match self.pending.front() {
-                Some(r) => return Some(r.clone()),
-                None => self.catching_up = false,
-            }
-        }
-        while let Some(r) = self.live.front() {
-            let seen = match r {
-                Record::Visitor { seq, .. } => *seq <= self.taken.0,
-                Record::Summary { time, .. } => self.taken.1.is_some_and(|t| *time <= t),
-            };
-            if !seen {
-                return Some(r.clone());
-            }
-            self.live.pop_front();
-        }
-        None
-    }
-
-    /// The record [`Worker::next_record`] gave was handed to the client.
-    fn taken(&mut self, rec: &Record) {
-        match rec {
-            Record::Visitor { seq, .. } => self.taken.0 = self.taken.0.max(*seq),
-            Record::Summary { time, .. } => self.taken.1 = Some(*time),
-        }
-        match self.catching_up {
-            true => self.pending.pop_front(),
-            false => self.live.pop_front(),
-        };
-    }
-
     /// Publish what is due: records, today's totals, the state.
     fn pump(&mut self) {
         let mut budget = BATCH;
         while budget > 0 && self.sent.len() < MAX_INFLIGHT {
-            let Some(rec) = self.next_record() else {
+            let Some(rec) = self.outbox.next() else {
                 break;
             };
             let ok = match &rec {
@@ -521,7 +419,7 @@ impl Worker {
                     let sent = self.send(&t, rec.to_json(), false, Some(*seq));
                     if sent {
                         self.sent.push_back((*seq, false));
-                        self.newest = self.newest.max(*seq);
+                        self.outbox.sent(*seq);
                         budget -= 1;
                     }
                     sent
@@ -539,10 +437,10 @@ impl Worker {
             if !ok {
                 break;
             }
-            self.taken(&rec);
+            self.outbox.taken(&rec);
         }
-        if self.today_due {
-            self.today_due = !self.publish_today();
+        if self.publish_today() {
+            self.outbox.today_published();
         }
         let now = Instant::now();
         if now.duration_since(self.state_sent.1) >= Duration::from_millis(500) {
@@ -558,9 +456,11 @@ impl Worker {
         }
     }
 
-    /// Today's totals, when they differ from the last sent; true when done.
+    /// Today's totals when they changed and differ from the last sent; true when done.
     fn publish_today(&mut self) -> bool {
-        let recs = &self.day_records;
+        let Some(recs) = self.outbox.today_due() else {
+            return false;
+        };
         let last_visitor = recs.iter().rev().find_map(|r| match r {
             Record::Visitor { time, .. } => Some(rfc3339(*time)),
             _ => None,
@@ -609,7 +509,7 @@ impl Worker {
     fn finish(&mut self) {
         if self.connected {
             // What the daemon wrote last (its final summary) goes first.
-            self.take_live();
+            self.outbox.take_live(self.connected);
             self.pump();
             self.drive(Duration::from_millis(300));
         }

@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::jobs::JobError;
 use super::routes::{error, AppState};
-use crate::journal::chart;
 use crate::journal::history::{self, DayError};
+use crate::journal::Reader;
 use crate::photo::PhotoError;
 use crate::telemetry::UploadOutcome;
 
@@ -183,9 +183,8 @@ pub(super) async fn status(State(s): State<AppState>) -> Response {
 
 /// `GET /api/today`: the dashboard's chart data.
 pub(super) async fn today_handler(State(s): State<AppState>) -> Response {
-    let dir = s.telemetry.snapshot().journal_dir;
-    let hours = s.cfg.hours();
-    match tokio::task::spawn_blocking(move || chart::today(&dir, Local::now(), hours)).await {
+    let (journal, hours) = (s.journal.clone(), s.cfg.hours());
+    match tokio::task::spawn_blocking(move || journal.today(Local::now(), hours)).await {
         Ok(Ok(t)) => Json(t).into_response(),
         Ok(Err(e)) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -198,8 +197,8 @@ pub(super) async fn today_handler(State(s): State<AppState>) -> Response {
 
 /// `GET /api/days`: the days the journal holds, newest first, with their totals.
 pub(super) async fn days_handler(State(s): State<AppState>) -> Response {
-    let dir = s.telemetry.snapshot().journal_dir;
-    match tokio::task::spawn_blocking(move || history::days(&dir)).await {
+    let journal = s.journal.clone();
+    match tokio::task::spawn_blocking(move || journal.days()).await {
         Ok(Ok(days)) => Json(json!({ "days": days })).into_response(),
         Ok(Err(e)) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -234,14 +233,12 @@ fn day_error(e: DayError) -> Response {
 async fn for_day<T: Send + 'static>(
     s: &AppState,
     q: &HashMap<String, String>,
-    read: impl FnOnce(&std::path::Path, chrono::NaiveDate) -> std::result::Result<T, DayError>
-        + Send
-        + 'static,
+    read: impl FnOnce(&Reader, chrono::NaiveDate) -> std::result::Result<T, DayError> + Send + 'static,
 ) -> std::result::Result<(chrono::NaiveDate, T), Response> {
     let date =
         history::parse_date(q.get("date").map(String::as_str).unwrap_or("")).map_err(day_error)?;
-    let dir = s.telemetry.snapshot().journal_dir;
-    match tokio::task::spawn_blocking(move || read(&dir, date)).await {
+    let journal = s.journal.clone();
+    match tokio::task::spawn_blocking(move || read(&journal, date)).await {
         Ok(Ok(t)) => Ok((date, t)),
         Ok(Err(e)) => Err(day_error(e)),
         Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "failed", e)),
@@ -254,7 +251,7 @@ pub(super) async fn day_handler(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let hours = s.cfg.hours();
-    match for_day(&s, &q, move |dir, date| history::day(dir, date, hours)).await {
+    match for_day(&s, &q, move |journal, date| journal.day(date, hours)).await {
         Ok((_, t)) => Json(t).into_response(),
         Err(r) => r,
     }
@@ -265,7 +262,7 @@ pub(super) async fn day_csv_handler(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    match for_day(&s, &q, history::day_csv).await {
+    match for_day(&s, &q, Reader::day_csv).await {
         Ok((date, csv)) => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

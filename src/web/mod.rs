@@ -19,7 +19,6 @@ mod server;
 mod session;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -27,17 +26,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::check_range;
-use crate::engine::EngineSlot;
 use crate::error::{Error, Result};
-use crate::fleet::Fleet;
 use crate::invalid;
 use crate::journal::{ClockTime, Hours};
 use crate::photo::PhotoLimits;
-use crate::preview::Preview;
 use crate::settings::{Invalid, Secret};
-use crate::telemetry::Telemetry;
 
-pub use routes::{router, AppState};
+pub use routes::{router, AppState, Shared};
 
 /// A DNS name or IP literal as `web.allowed_hosts` takes it.
 fn is_host_name(h: &str) -> bool {
@@ -153,13 +148,7 @@ pub struct WebServer {
 
 impl WebServer {
     /// Bind (errors here are start-up errors) and serve on a thread of its own.
-    pub fn start(
-        cfg: &WebSettings,
-        telemetry: Arc<Telemetry>,
-        engine: Arc<EngineSlot>,
-        preview: Arc<Preview>,
-        fleet: Arc<Fleet>,
-    ) -> Result<WebServer> {
+    pub fn start(cfg: &WebSettings, shared: Shared) -> Result<WebServer> {
         let bind_err = |source| Error::Listen {
             addr: cfg.bind,
             source,
@@ -167,7 +156,7 @@ impl WebServer {
         let listener = std::net::TcpListener::bind(cfg.bind).map_err(bind_err)?;
         listener.set_nonblocking(true).map_err(bind_err)?;
         let addr = listener.local_addr().map_err(bind_err)?;
-        let app = router(AppState::new(cfg, telemetry, engine, preview, fleet)?);
+        let app = router(AppState::new(cfg, shared)?);
         let max_connections = server::connection_cap(cfg.max_connections as usize);
         let header_timeout = Duration::from_secs(cfg.header_timeout_s);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -234,9 +223,13 @@ mod tests {
     //! loopback, here without a daemon.
     use super::*;
     use crate::classifier::{Classifier, ModelRef};
-    use crate::engine::Engine;
+    use crate::engine::{Engine, EngineSlot};
+    use crate::fleet::Fleet;
+    use crate::preview::Preview;
+    use crate::telemetry::Telemetry;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use std::sync::Arc;
     use tower::ServiceExt;
 
     fn app(token: &str) -> (axum::Router, tempfile::TempDir) {
@@ -256,8 +249,14 @@ mod tests {
             classifier: Classifier::load(&ModelRef::Builtin).unwrap(),
             detector: crate::settings::documented("detector"),
         }));
-        let fleet = Arc::new(Fleet::new(false));
-        let state = AppState::new(&web, telemetry, engine, Preview::new(false), fleet).unwrap();
+        let shared = Shared {
+            telemetry,
+            engine,
+            preview: Preview::new(false),
+            fleet: Arc::new(Fleet::new(false)),
+            journal: crate::journal::Reader::new(dir.path()),
+        };
+        let state = AppState::new(&web, shared).unwrap();
         (router(state), dir)
     }
 

@@ -27,8 +27,19 @@ use super::WebSettings;
 use crate::engine::EngineSlot;
 use crate::error::Result;
 use crate::fleet::Fleet;
+use crate::journal::Reader;
 use crate::preview::Preview;
 use crate::telemetry::Telemetry;
+
+/// What the daemon shares with the page.
+pub struct Shared {
+    pub telemetry: Arc<Telemetry>,
+    /// The analysis engine uploads use (a reload swaps it).
+    pub engine: Arc<EngineSlot>,
+    pub preview: Arc<Preview>,
+    pub fleet: Arc<Fleet>,
+    pub journal: Reader,
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -39,17 +50,19 @@ pub struct AppState {
     pub preview: Arc<Preview>,
     pub hosts: Arc<AllowedHosts>,
     pub fleet: Arc<Fleet>,
+    pub journal: Reader,
 }
 
 impl AppState {
     /// Start the upload workers; the state for [`router`] (in-process tests build it too).
-    pub fn new(
-        cfg: &WebSettings,
-        telemetry: Arc<Telemetry>,
-        engine: Arc<EngineSlot>,
-        preview: Arc<Preview>,
-        fleet: Arc<Fleet>,
-    ) -> Result<AppState> {
+    pub fn new(cfg: &WebSettings, shared: Shared) -> Result<AppState> {
+        let Shared {
+            telemetry,
+            engine,
+            preview,
+            fleet,
+            journal,
+        } = shared;
         let workers = Workers::start(
             cfg.max_concurrent as usize,
             cfg.max_queued as usize,
@@ -63,6 +76,7 @@ impl AppState {
             preview,
             hosts: Arc::new(AllowedHosts::new(cfg)),
             fleet,
+            journal,
         })
     }
 }
