@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::mood::Prediction;
 use crate::preprocess::{self, SIZE};
+use crate::settings::paths::{read_regular, MAX_MODEL_BYTES};
 
 static BUILTIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/classifier.onnx"));
 
@@ -85,8 +86,8 @@ impl Classifier {
                 c
             }
             ModelRef::File(path) => {
-                let bytes =
-                    std::fs::read(path).map_err(|e| Error::model_io(path, "cannot read", e))?;
+                let bytes = read_regular(path, MAX_MODEL_BYTES)
+                    .map_err(|e| Error::model_io(path, "cannot read (classifier.model)", e))?;
                 Self::from_reader(&mut std::io::Cursor::new(bytes), path)
             }
         }

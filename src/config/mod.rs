@@ -79,8 +79,10 @@ impl LogLevel {
 impl Config {
     /// Read, parse and validate a config file.
     pub fn load(file: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(file)
+        let bytes = paths::read_regular(file, paths::MAX_CONFIG_BYTES)
             .map_err(|e| Error::config(file, "-", format!("cannot read the file: {e}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::config(file, "-", "not UTF-8 text: a config file is TOML"))?;
         Config::parse(&text, file)
     }
 

@@ -10,6 +10,7 @@ use tract_onnx::prelude::*;
 
 use super::{nms, FaceBox, FaceDetector};
 use crate::error::{Error, Result};
+use crate::settings::paths::{read_regular, MAX_MODEL_BYTES};
 
 const W: usize = 320;
 const H: usize = 240;
@@ -25,11 +26,10 @@ pub struct UltraFaceDetector {
 impl UltraFaceDetector {
     /// Load and optimise the model; `score` 0 means the default threshold 0.7.
     pub fn load(path: &Path, min_face: u32, score: f32) -> Result<Self> {
-        if !path.exists() {
-            return Err(Error::model(path, "file not found (detector.model)"));
-        }
+        let bytes = read_regular(path, MAX_MODEL_BYTES)
+            .map_err(|e| Error::model_io(path, "cannot read (detector.model)", e))?;
         let plan = tract_onnx::onnx()
-            .model_for_path(path)
+            .model_for_read(&mut std::io::Cursor::new(bytes))
             .and_then(|m| m.with_input_fact(0, f32::fact([1, 3, H, W]).into()))
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())

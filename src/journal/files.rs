@@ -1,8 +1,9 @@
 //! The journal folder's layout: one file per local day, `mood-YYYY-MM-DD.jsonl`, beside the
 //! folder's lock and the publisher's cursor. The one place that names, lists and reads day files.
 
-use std::fs;
-use std::io::Read;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -56,11 +57,80 @@ pub fn parse_lines(bytes: &[u8]) -> (Vec<Record>, usize) {
     (recs, bad)
 }
 
+/// Longest line read as a record (a record is about 150 bytes); longer ones are unreadable.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Open a day file for reading: a regular file, never through a link (`O_NOFOLLOW`), and a FIFO
+/// under a day file's name is refused at once (`O_NONBLOCK`), never waited on.
+pub fn open_day_file(path: &Path) -> std::io::Result<File> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(f)
+}
+
+/// Each record of a day file in order, streamed (memory bounded by [`MAX_LINE`] whatever the
+/// file's size); returns the count of lines that are not records.
+pub fn for_each_record(path: &Path, mut each: impl FnMut(Record)) -> std::io::Result<usize> {
+    let mut r = BufReader::with_capacity(64 * 1024, open_day_file(path)?);
+    let mut line = Vec::with_capacity(256);
+    let mut bad = 0;
+    loop {
+        line.clear();
+        let n = r
+            .by_ref()
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok(bad);
+        }
+        if line.len() > MAX_LINE && line.last() != Some(&b'\n') {
+            skip_line(&mut r)?;
+            bad += 1;
+            continue;
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice(&line) {
+            Ok(rec) => each(rec),
+            Err(_) => bad += 1,
+        }
+    }
+}
+
+/// Consume the rest of an over-long line.
+fn skip_line(r: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                r.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                r.consume(n);
+            }
+        }
+    }
+}
+
 /// Read a day file: its records and the count of lines that are not records.
 pub fn read_file(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
-    let mut bytes = Vec::new();
-    fs::File::open(path)?.read_to_end(&mut bytes)?;
-    Ok(parse_lines(&bytes))
+    let mut recs = Vec::new();
+    let bad = for_each_record(path, |r| recs.push(r))?;
+    Ok((recs, bad))
 }
 
 /// A day's records; a day without a file has none.
@@ -71,19 +141,16 @@ pub fn read_day(dir: &Path, day: NaiveDate) -> std::io::Result<(Vec<Record>, usi
     }
 }
 
-/// The highest visitor `seq` in the folder: the newest day file that holds numbered visitors
-/// decides (numbers only grow).
+/// The highest visitor `seq` in any day file of the folder (every file is read: after a clock
+/// jump the newest `seq` need not be in the newest day's file).
 pub fn last_seq(dir: &Path) -> u64 {
-    let days = kept_days(dir).unwrap_or_default();
-    for day in days.iter().rev() {
-        let Ok((recs, _)) = read_file(&dir.join(file_name(*day))) else {
-            continue;
-        };
-        if let Some(max) = recs.iter().filter_map(Record::seq).max() {
-            return max;
-        }
+    let mut max = 0;
+    for day in kept_days(dir).unwrap_or_default() {
+        let _ = for_each_record(&dir.join(file_name(day)), |r| {
+            max = max.max(r.seq().unwrap_or(0));
+        });
     }
-    0
+    max
 }
 
 #[cfg(test)]
@@ -104,6 +171,32 @@ mod tests {
         bytes.extend_from_slice(good.as_bytes());
         let (recs, bad) = parse_lines(&bytes);
         assert_eq!((recs.len(), bad), (2, 1));
+    }
+
+    #[test]
+    fn streams_any_size_and_refuses_links_and_fifos() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("mood-2026-01-07.jsonl");
+        let good = r#"{"type":"visitor","seq":9,"time":"2026-01-07T09:00:00.000+00:00","mood":"happy","confidence":0.9,"frames":5,"face_px":120}"#;
+        let mut text = format!("{good}\n");
+        text.push_str(&"x".repeat(MAX_LINE * 3));
+        text.push_str(&format!("\n{good}\n{good}"));
+        fs::write(&path, text).unwrap();
+        let (recs, bad) = read_file(&path).unwrap();
+        assert_eq!(
+            (recs.len(), bad),
+            (3, 1),
+            "the over-long line is one unreadable line"
+        );
+        assert_eq!(last_seq(d.path()), 9);
+        let link = d.path().join("mood-2026-01-08.jsonl");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(read_file(&link).is_err(), "a link is not followed");
+        let fifo = d.path().join("mood-2026-01-09.jsonl");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let e = read_file(&fifo).unwrap_err().to_string();
+        assert_eq!(e, "not a regular file", "a FIFO is refused at once");
     }
 
     #[test]

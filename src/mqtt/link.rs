@@ -16,6 +16,7 @@ use rumqttc::{
 use super::messages::Topics;
 use super::MqttSettings;
 use crate::fleet::report::OFFLINE;
+use crate::settings::paths::{read_regular, MAX_SECRET_BYTES};
 
 /// The system's CA bundle (Debian, Raspberry Pi OS), used when `mqtt.ca_file` is empty.
 const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -120,13 +121,15 @@ impl Link {
 
 /// A secret or key file's contents, the trailing newline removed.
 fn read_text(path: &std::path::Path, key: &str) -> Result<String, Failure> {
-    std::fs::read_to_string(path)
+    let bytes = read_bytes(path, key)?;
+    String::from_utf8(bytes)
         .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-        .map_err(|e| Failure::Down(format!("{key} {}: {e}", path.display())))
+        .map_err(|_| Failure::Down(format!("{key} {}: not UTF-8 text", path.display())))
 }
 
 fn read_bytes(path: &std::path::Path, key: &str) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| Failure::Down(format!("{key} {}: {e}", path.display())))
+    read_regular(path, MAX_SECRET_BYTES)
+        .map_err(|e| Failure::Down(format!("{key} {}: {e}", path.display())))
 }
 
 /// rustls with the ring provider (no C toolchain beyond the compiler, cross-builds for the Pi),

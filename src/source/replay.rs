@@ -15,6 +15,10 @@ use super::Next;
 use crate::error::{Error, Result};
 use crate::frame::{Dropped, Frame};
 use crate::photo::{self, PhotoLimits, IMAGE_EXT};
+use crate::settings::paths::read_regular;
+
+/// Largest replay image read (a camera frame is far smaller).
+const REPLAY_MAX_BYTES: u64 = 64 << 20;
 
 /// Replays image files as frames.
 pub struct ReplaySource {
@@ -189,7 +193,7 @@ impl super::FrameSource for ReplaySource {
             Some(img) => GrayImage::from_pixel(img.width(), img.height(), image::Luma([128])),
             None => {
                 let path = self.files[self.pos].clone();
-                let bytes = std::fs::read(&path)
+                let bytes = read_regular(&path, REPLAY_MAX_BYTES)
                     .map_err(|e| self.error(format!("{}: {e}", path.display())))?;
                 let g = match photo::decode(&bytes, &PhotoLimits::default()) {
                     Ok(g) => g,
