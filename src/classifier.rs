@@ -87,7 +87,7 @@ impl Classifier {
             }
             ModelRef::File(path) => {
                 let bytes = read_regular(path, MAX_MODEL_BYTES)
-                    .map_err(|e| Error::model_io(path, "cannot read (classifier.model)", e))?;
+                    .map_err(|e| Error::model_read(path, "classifier.model", e))?;
                 Self::from_reader(&mut std::io::Cursor::new(bytes), path)
             }
         }

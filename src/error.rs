@@ -55,13 +55,13 @@ pub enum Error {
         msg: String,
     },
     /// The web server could not listen.
-    #[error("web.bind {addr}: cannot listen: {source}; choose another address in web.bind or set web.enabled = false")]
+    #[error("web.bind {addr}: cannot listen (choose another address in web.bind, or set web.enabled = false)")]
     Listen {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    /// The mood journal could not be written.
-    #[error("journal {path}: {source}")]
+    /// The mood journal could not be written (`journal.dir`).
+    #[error("journal.dir {path}")]
     Journal {
         /// The journal file or folder.
         path: PathBuf,
@@ -85,7 +85,7 @@ pub enum Error {
         msg: String,
     },
     /// Any other I/O failure.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,
@@ -117,12 +117,16 @@ impl Error {
         }
     }
 
-    /// A [`Error::Model`] error caused by an I/O error.
-    pub fn model_io(path: impl Into<PathBuf>, what: &str, source: std::io::Error) -> Self {
-        Error::Model {
-            path: path.into(),
-            msg: what.to_string(),
-            source: Some(source),
+    /// A model file named by config `key` could not be read: "file not found", or the I/O
+    /// error as the source.
+    pub fn model_read(path: impl Into<PathBuf>, key: &str, source: std::io::Error) -> Self {
+        match source.kind() {
+            std::io::ErrorKind::NotFound => Error::model(path, format!("file not found ({key})")),
+            _ => Error::Model {
+                path: path.into(),
+                msg: format!("cannot read ({key})"),
+                source: Some(source),
+            },
         }
     }
 

@@ -12,6 +12,7 @@
 //! and `bench`) is the binary's, in `src/cli/`.
 
 pub mod classifier;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod engine;

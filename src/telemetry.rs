@@ -228,6 +228,7 @@ pub struct Telemetry {
     mqtt_connected: Gauge,
     mqtt_unacked: Gauge,
     mqtt_messages: Counter,
+    mqtt_dropped: Counter,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -289,6 +290,7 @@ impl Telemetry {
             mqtt_connected: Gauge::default(),
             mqtt_unacked: Gauge::default(),
             mqtt_messages: Counter::default(),
+            mqtt_dropped: Counter::default(),
             registry: Registry::default(),
         };
         // One row per metric: name (after `moodkiosk_`), field, help.
@@ -317,6 +319,7 @@ impl Telemetry {
             "mqtt_connected", mqtt_connected, "1 while the MQTT broker link is up ([mqtt] on)";
             "mqtt_unacked_records", mqtt_unacked, "Journal visitor records the MQTT broker has not acknowledged yet";
             "mqtt_messages", mqtt_messages, "Messages the MQTT broker acknowledged";
+            "mqtt_dropped_messages", mqtt_dropped, "Messages received from the broker and dropped: too large or not wanted";
         }
         Telemetry { registry, ..t }
     }
@@ -495,6 +498,11 @@ impl Telemetry {
     /// The MQTT broker acknowledged a message.
     pub fn mqtt_acked(&self) {
         self.mqtt_messages.inc();
+    }
+
+    /// A message from the broker was dropped (too large).
+    pub fn mqtt_dropped(&self) {
+        self.mqtt_dropped.inc();
     }
 
     /// A copy of the state.

@@ -33,10 +33,18 @@ fn free_port() -> u16 {
 }
 
 async fn browser(profile: &Path) -> (Driver, Client) {
+    browser_in(profile, None).await
+}
+
+/// A Chromium session; `tz`: the browser's time zone (its `TZ`).
+async fn browser_in(profile: &Path, tz: Option<&str>) -> (Driver, Client) {
     let port = free_port();
+    let mut cmd = Command::new(CHROMEDRIVER);
+    if let Some(tz) = tz {
+        cmd.env("TZ", tz);
+    }
     let driver = Driver(
-        Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
+        cmd.arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -413,5 +421,87 @@ async fn fleet_page_shows_every_kiosk_behind_the_token_form() {
     }
     assert_eq!(badge, serde_json::json!(["offline", "1 of 2"]), "{badge}");
     eprintln!("screenshots in {}", shots().display());
+    c.close().await.unwrap();
+}
+
+/// Dates are the kiosk's, whatever the browser's time zone. The kiosk runs at UTC-12 and the
+/// browser at UTC+14 (26 hours apart: their dates always differ, at any hour of the day): the
+/// dashboard shows the kiosk's date, does not list the kiosk's today among the past days, and
+/// asks for the kiosk's today's CSV.
+#[ignore = "needs Chromium and ChromeDriver (scripts/deps.sh --test); scripts/test.sh runs it"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dates_are_the_kiosks_whatever_the_browsers_time_zone() {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        unavailable("Chromium and ChromeDriver are needed: scripts/deps.sh --test installs them");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let cfg = astronaut_config(d.path(), "bind = \"127.0.0.1:0\"\n");
+    let kiosk = Kiosk::start_with_env(&cfg, d.path(), &[("TZ", "Etc/GMT+12")]);
+    let jdir = d.path().join("journal");
+    assert!(
+        wait_for(60, || !of_type(&journal(&jdir).0, "visitor").is_empty()),
+        "{}",
+        kiosk.log_text()
+    );
+    let today: serde_json::Value = ureq::get(format!("{}/api/today", kiosk.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    let date = today["date"].as_str().unwrap().to_string();
+    assert_eq!(today["utc_offset"], "-12:00", "{today}");
+    let (_driver, c) = browser_in(&d.path().join("profile"), Some("Pacific/Kiritimati")).await;
+    let offset = c
+        .execute("return new Date().getTimezoneOffset();", vec![])
+        .await
+        .unwrap();
+    assert_eq!(offset, -840, "the browser runs at UTC+14");
+    c.goto(&format!("{}/dashboard", kiosk.url)).await.unwrap();
+    let mut shown = String::new();
+    for _ in 0..120 {
+        let updated = c.find(Locator::Id("updated")).await.unwrap();
+        shown = updated.text().await.unwrap_or_default();
+        if shown.contains(&date) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        shown.contains(&date) && shown.contains("UTC-12:00"),
+        "the dashboard shows the kiosk's date {date}: {shown:?}"
+    );
+    let listed = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#day option')).map(o => o.value);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        !listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == date.as_str()),
+        "the kiosk's today is not a past day: {listed}"
+    );
+    let status = c
+        .execute_async(
+            "const done = arguments[0]; api(`/api/day.csv?date=${kioskToday}`).then(r => done([r.status, kioskToday]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        status,
+        serde_json::json!([200, date]),
+        "the CSV button asks for the kiosk's today"
+    );
+    std::fs::write(
+        shots().join("dashboard-tz.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
     c.close().await.unwrap();
 }

@@ -250,7 +250,15 @@ fn corrupt_or_missing_model_is_one_clear_line() {
         .unwrap();
     for (model, needle) in [
         (bad.clone(), "not a loadable ONNX model"),
-        (d.path().join("none.onnx"), "cannot read"),
+        (
+            d.path().join("none.onnx"),
+            "file not found (classifier.model)",
+        ),
+        // A device or a FIFO is refused at once, never read until memory runs out or waited on.
+        (
+            std::path::PathBuf::from("/dev/zero"),
+            "cannot read (classifier.model): not a regular file",
+        ),
     ] {
         let cfg = d.path().join("k.toml");
         write_config(

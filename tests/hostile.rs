@@ -524,3 +524,45 @@ fn sigterm_during_a_slow_replay_stops_at_once() {
         t0.elapsed()
     );
 }
+
+/// A FIFO or a device where a config key points is one clear error naming the key, never a hang
+/// or an endless read: the config file itself, `classifier.model`, and a FIFO under a day file's
+/// name in `journal.dir` (skipped by readers, refused by the writer).
+#[test]
+fn special_files_at_config_keys_are_a_clear_error_never_a_hang() {
+    let d = tempfile::tempdir().unwrap();
+    let mkfifo = |p: &Path| {
+        let ok = std::process::Command::new("mkfifo").arg(p).status();
+        assert!(ok.unwrap().success());
+    };
+    let ends = |args: &[&str], needle: &str| {
+        let log = d.path().join("out.log");
+        let mut child = spawn(args, d.path(), &log);
+        let status = wait_exit(&mut child, 30).expect("exits at once, not waiting on the file");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(!status.success() && text.contains(needle), "{text}");
+        assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
+    };
+    let fifo_cfg = d.path().join("fifo.toml");
+    mkfifo(&fifo_cfg);
+    ends(
+        &["check-config", "--probe", fifo_cfg.to_str().unwrap()],
+        "cannot read the file: not a regular file",
+    );
+    let model = d.path().join("model.onnx");
+    mkfifo(&model);
+    let cfg = astronaut_config(d.path(), "enabled = false\n");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "{text}\n[classifier]\nmodel = {:?}\n",
+            model.display().to_string()
+        ),
+    )
+    .unwrap();
+    ends(
+        &["run", "--config", cfg.to_str().unwrap()],
+        "cannot read (classifier.model): not a regular file",
+    );
+}

@@ -88,7 +88,8 @@ impl Pipeline {
         let analyzer = Analyzer::new(engine)?;
         let indicator = Indicator::new(indicator::open(&cfg.indicator)?, cfg.indicator.blink());
         log::info!("LEDs: {} backend", indicator.backend());
-        let journal = Journal::open(&cfg.journal)?;
+        let mut journal = Journal::open(&cfg.journal)?;
+        journal.set_delivery(cfg.mqtt.enabled);
         log::info!("journal in {}", journal.dir().display());
         Ok(Pipeline {
             cfg,
@@ -123,7 +124,7 @@ pub fn run(cfg: Config, signals: Signals) -> Result<()> {
     ));
     let slot = EngineSlot::new(p.analyzer.engine().clone());
     let preview = Preview::new(p.cfg.web.enabled && p.cfg.web.preview);
-    let fleet = Arc::new(Fleet::new(p.cfg.web.fleet));
+    let fleet = Arc::new(Fleet::new(p.cfg.web.fleet, p.cfg.web.fleet_forget()));
     let reader = Reader::new(p.journal.dir());
     let shared = Shared {
         telemetry: telemetry.clone(),
@@ -215,7 +216,7 @@ impl Loop {
             motion: MotionGate::new(),
             last: None,
             publisher: None,
-            fleet: Arc::new(Fleet::new(false)),
+            fleet: Arc::new(Fleet::new(false, Duration::ZERO)),
             reader: Reader::new(p.journal.dir()),
             camera_up: false,
             trim: crate::memory::Trim::new(crate::memory::TRIM_EVERY, Instant::now()),
@@ -321,7 +322,7 @@ impl Loop {
                 a.faces
             }
             Err(e) => {
-                log::error!("frame {}: {e}", frame.seq);
+                log::error!("frame {}: {}", frame.seq, crate::error::chain(&e));
                 self.last = None;
                 Vec::new()
             }

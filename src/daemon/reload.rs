@@ -65,6 +65,7 @@ pub fn apply(file: &Path, p: &mut Pipeline) -> Result<Changed> {
         }
         None => p.journal.set_settings(&new.journal),
     }
+    p.journal.set_delivery(new.mqtt.enabled);
     if new.log.level != old.log.level && std::env::var_os("RUST_LOG").is_none() {
         log::set_max_level(new.log.level.filter());
     }

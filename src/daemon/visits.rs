@@ -106,6 +106,7 @@ impl Visits {
             confidence: (d.confidence * 1000.0).round() / 1000.0,
             frames: d.frames,
             face_px: d.face_px,
+            clock_synced: true,
         }
     }
 
@@ -120,6 +121,7 @@ impl Visits {
             visitors: iv.happy + iv.not_happy,
             undecided: iv.undecided,
             camera_up_s: (iv.camera_up.as_secs_f64() * 10.0).round() / 10.0,
+            clock_synced: true,
         }
     }
 }

@@ -27,7 +27,7 @@ impl UltraFaceDetector {
     /// Load and optimise the model; `score` 0 means the default threshold 0.7.
     pub fn load(path: &Path, min_face: u32, score: f32) -> Result<Self> {
         let bytes = read_regular(path, MAX_MODEL_BYTES)
-            .map_err(|e| Error::model_io(path, "cannot read (detector.model)", e))?;
+            .map_err(|e| Error::model_read(path, "detector.model", e))?;
         let plan = tract_onnx::onnx()
             .model_for_read(&mut std::io::Cursor::new(bytes))
             .and_then(|m| m.with_input_fact(0, f32::fact([1, 3, H, W]).into()))

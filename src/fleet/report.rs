@@ -26,6 +26,9 @@ pub struct TodayMessage {
     pub undecided: u32,
     /// RFC 3339 time of the last visitor, if any today.
     pub last_visitor: Option<String>,
+    /// The kiosk's UTC offset when it sent this (`+01:00`): whose "today" `date` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset: Option<String>,
     /// Width of each bar in seconds.
     pub bucket_s: u32,
     /// The day's chart over the opening hours (as on the kiosk's dashboard).
@@ -42,6 +45,7 @@ impl TodayMessage {
             happy_share: share(t.happy, t.visitors),
             undecided: t.undecided,
             last_visitor,
+            utc_offset: Some(t.utc_offset.clone()),
             bucket_s: t.bucket_s,
             bars: t.bars.clone(),
         }
@@ -49,7 +53,8 @@ impl TodayMessage {
 }
 
 /// Happy in percent of `visitors`, one decimal.
-pub fn share(happy: u32, visitors: u32) -> Option<f64> {
+pub fn share(happy: impl Into<u64>, visitors: impl Into<u64>) -> Option<f64> {
+    let (happy, visitors) = (happy.into(), visitors.into());
     (visitors > 0).then(|| (happy as f64 * 1000.0 / visitors as f64).round() / 10.0)
 }
 

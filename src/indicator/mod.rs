@@ -147,7 +147,10 @@ pub fn open(cfg: &IndicatorSettings) -> Result<Box<dyn Leds>> {
         IndicatorKind::Rppal => match GpioLeds::open(cfg) {
             Ok(g) => Ok(Box::new(g)),
             Err(e) if cfg.fallback_to_simulated => {
-                log::warn!("{e}; indicator.fallback_to_simulated = true, using simulated LEDs");
+                log::warn!(
+                    "{}; indicator.fallback_to_simulated = true, using simulated LEDs",
+                    crate::error::chain(&e)
+                );
                 Ok(Box::new(SimulatedLeds::new()))
             }
             Err(e) => Err(e),
@@ -331,7 +334,7 @@ impl Indicator {
             if want[i] != self.state[i] {
                 match self.leds.set(*led, want[i]) {
                     Ok(()) => self.state[i] = want[i],
-                    Err(e) => log::error!("LED {}: {e}", led.name()),
+                    Err(e) => log::error!("LED {}: {}", led.name(), crate::error::chain(&e)),
                 }
             }
         }
@@ -358,7 +361,7 @@ impl Indicator {
         for (i, led) in Led::ALL.iter().enumerate() {
             if self.state[i] {
                 if let Err(e) = self.leds.set(*led, false) {
-                    log::error!("LED {}: {e}", led.name());
+                    log::error!("LED {}: {}", led.name(), crate::error::chain(&e));
                 }
                 self.state[i] = false;
             }

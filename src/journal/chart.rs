@@ -75,8 +75,10 @@ pub struct Bar {
 /// The day so far.
 #[derive(Debug, Clone, Serialize)]
 pub struct Today {
-    /// `YYYY-MM-DD`, local.
+    /// `YYYY-MM-DD`, the kiosk's local date: the day the page shows as "today".
     pub date: String,
+    /// The kiosk's UTC offset for that date, `+HH:MM` (the time zone the date is in).
+    pub utc_offset: String,
     /// Width of each bar in seconds.
     pub bucket_s: u32,
     /// From the first visitor's bucket to now's, empty buckets included.
@@ -149,6 +151,7 @@ pub fn chart(records: &[Record], now: DateTime<Local>, hours: Hours) -> Today {
     }
     Today {
         date: now.format("%Y-%m-%d").to_string(),
+        utc_offset: now.format("%:z").to_string(),
         bucket_s,
         bars,
         happy,
@@ -181,6 +184,7 @@ mod tests {
             confidence: 0.9,
             frames: 5,
             face_px: 120,
+            clock_synced: true,
         }
     }
 
@@ -199,6 +203,7 @@ mod tests {
                 visitors: 3,
                 undecided: 2,
                 camera_up_s: 300.0,
+                clock_synced: true,
             },
         ];
         let t = chart(&recs, at(9, 10), OPEN);

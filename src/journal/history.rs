@@ -56,15 +56,13 @@ fn records(dir: &Path, day: NaiveDate) -> Result<(Vec<Record>, usize), DayError>
     }
 }
 
-/// The kept days, newest first, with their totals. A missing folder holds no day.
+/// The kept days, newest first, with their totals. A missing folder holds no day. Each file is
+/// streamed (memory bounded whatever its size); a file that cannot be read is left out.
 pub fn days(dir: &Path) -> std::io::Result<Vec<Day>> {
     let mut dates = files::kept_days(dir)?;
     dates.reverse();
     let mut out = Vec::with_capacity(dates.len());
     for d in dates {
-        let Ok((recs, _)) = records(dir, d) else {
-            continue; // removed by retention since the listing
-        };
         let mut day = Day {
             date: d.format("%Y-%m-%d").to_string(),
             visitors: 0,
@@ -72,19 +70,19 @@ pub fn days(dir: &Path) -> std::io::Result<Vec<Day>> {
             not_happy: 0,
             undecided: 0,
         };
-        for r in &recs {
-            match r {
-                Record::Visitor { mood, .. } => {
-                    day.visitors += 1;
-                    match mood {
-                        Mood::Happy => day.happy += 1,
-                        Mood::NotHappy => day.not_happy += 1,
-                    }
+        let counted = files::for_each_record(&dir.join(files::file_name(d)), |r| match r {
+            Record::Visitor { mood, .. } => {
+                day.visitors += 1;
+                match mood {
+                    Mood::Happy => day.happy += 1,
+                    Mood::NotHappy => day.not_happy += 1,
                 }
-                Record::Summary { undecided, .. } => day.undecided += undecided,
             }
+            Record::Summary { undecided, .. } => day.undecided += undecided,
+        });
+        if counted.is_ok() {
+            out.push(day); // else removed by retention since the listing, or not readable
         }
-        out.push(day);
     }
     Ok(out)
 }
@@ -129,6 +127,7 @@ mod tests {
             confidence: 0.9,
             frames: 5,
             face_px: 120,
+            clock_synced: true,
         })
         .unwrap()
     }

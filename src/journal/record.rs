@@ -58,6 +58,11 @@ pub enum Record {
         frames: u32,
         /// Mean face size in pixels (larger box side).
         face_px: u32,
+        /// Whether the system clock was synchronised when the record was written (written
+        /// only when it was not: such a record's time may be far off, e.g. on a board without a
+        /// real-time clock before NTP answered). Set by the journal.
+        #[serde(default = "synced", skip_serializing_if = "is_synced")]
+        clock_synced: bool,
     },
     /// Counts for one interval.
     Summary {
@@ -75,11 +80,22 @@ pub enum Record {
         undecided: u32,
         /// Seconds within the interval that the camera delivered frames.
         camera_up_s: f64,
+        /// As a visitor's.
+        #[serde(default = "synced", skip_serializing_if = "is_synced")]
+        clock_synced: bool,
     },
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+fn synced() -> bool {
+    true
+}
+
+fn is_synced(b: &bool) -> bool {
+    *b
 }
 
 impl Record {
@@ -95,6 +111,15 @@ impl Record {
         match self {
             Record::Visitor { seq, .. } if *seq > 0 => Some(*seq),
             _ => None,
+        }
+    }
+
+    /// Mark whether the clock was synchronised when the record was written.
+    pub fn set_clock_synced(&mut self, synced: bool) {
+        match self {
+            Record::Visitor { clock_synced, .. } | Record::Summary { clock_synced, .. } => {
+                *clock_synced = synced
+            }
         }
     }
 
@@ -148,6 +173,7 @@ impl From<&Record> for CsvRow {
                 confidence,
                 frames,
                 face_px,
+                ..
             } => CsvRow {
                 mood: Some(*mood),
                 confidence: Some(format!("{confidence:.3}")),
@@ -164,6 +190,7 @@ impl From<&Record> for CsvRow {
                 visitors,
                 undecided,
                 camera_up_s,
+                ..
             } => CsvRow {
                 start: Some(rfc3339(*start)),
                 happy: Some(*happy),
@@ -196,6 +223,7 @@ mod tests {
             visitors: 3,
             undecided: 0,
             camera_up_s: 59.5,
+            clock_synced: true,
         };
         assert!(s.to_json().starts_with("{\"type\":\"summary\""));
         assert_eq!(s.seq(), None);

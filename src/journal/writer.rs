@@ -4,7 +4,7 @@
 //! pid). After a crash the torn last line is closed off so that the next record starts on a line
 //! of its own.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use chrono::{Local, NaiveDate};
 
 use super::cursor::read_cursor;
-use super::files::{day_of, file_name, last_seq};
+use super::files::{day_of, file_name, for_each_record, last_seq};
 use super::record::Record;
 use super::{FsyncPolicy, JournalSettings};
 use crate::error::{Error, Result};
@@ -61,6 +61,64 @@ fn lock_folder(dir: &Path) -> Result<File> {
     Ok(f)
 }
 
+/// Create the journal folder; a path that is something else is named plainly.
+fn make_folder(dir: &Path) -> Result<()> {
+    let fail = |source| Error::Journal {
+        path: dir.to_path_buf(),
+        source,
+    };
+    match fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(fail(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a folder",
+        ))),
+        _ => fs::create_dir_all(dir).map_err(fail),
+    }
+}
+
+/// Open a day file to append to it: a regular file, never through a link, and a FIFO under its
+/// name is refused at once instead of blocking the writer.
+fn open_for_append(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file; move it away",
+        ));
+    }
+    Ok(f)
+}
+
+/// One warning per entry under a day file's name that is not a regular file (skipped by every
+/// reader).
+fn warn_odd_entries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if day_of(&name).is_some() && !e.file_type().is_ok_and(|t| t.is_file()) {
+            log::warn!(
+                "journal: {} is not a regular file; skipped",
+                e.path().display()
+            );
+        }
+    }
+}
+
+/// The highest visitor `seq` in one day file.
+fn last_seq_of(path: &Path) -> u64 {
+    let mut max = 0;
+    let _ = for_each_record(path, |r| max = max.max(r.seq().unwrap_or(0)));
+    max
+}
+
 /// Most records kept in memory while the disk refuses writes.
 const BACKLOG_MAX: usize = 100_000;
 
@@ -80,15 +138,37 @@ pub struct Journal {
     dropped: (u64, u64),
     /// The next visitor record's `seq`.
     next_seq: u64,
+    /// Day files written by this run (never pruned by it, whatever the clock says).
+    written: BTreeSet<NaiveDate>,
+    /// MQTT delivers the journal: a day file with a visitor the broker has not acknowledged
+    /// is kept.
+    delivery: bool,
+    /// Whether the system clock can be trusted ([`crate::clock::trusted`]; tests replace it).
+    clock: fn() -> bool,
+    /// The clock was untrusted at the last prune (logged once per change).
+    clock_untrusted: bool,
+    /// Retention has to run (a new day file was opened).
+    prune_due: bool,
+}
+
+/// The journal's high-water mark: the last visitor `seq` given out (decimal text), so that
+/// numbering never goes back, even when every day file and the cursor are gone.
+pub const SEQ_FILE: &str = ".seq";
+
+/// The mark's value, if any.
+fn read_mark(dir: &Path) -> Option<u64> {
+    fs::read_to_string(dir.join(SEQ_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 impl Journal {
     /// Create the folder if needed; fails only when the folder cannot be created or written.
     pub fn open(cfg: &JournalSettings) -> Result<Journal> {
-        fs::create_dir_all(&cfg.dir).map_err(|source| Error::Journal {
-            path: cfg.dir.clone(),
-            source,
-        })?;
+        make_folder(&cfg.dir)?;
+        warn_odd_entries(&cfg.dir);
         let mut j = Journal {
             _lock: lock_folder(&cfg.dir)?,
             dir: cfg.dir.clone(),
@@ -99,7 +179,15 @@ impl Journal {
             backlog: VecDeque::new(),
             failing: false,
             dropped: (0, 0),
-            next_seq: last_seq(&cfg.dir).max(read_cursor(&cfg.dir).unwrap_or(0)) + 1,
+            next_seq: last_seq(&cfg.dir)
+                .max(read_cursor(&cfg.dir).unwrap_or(0))
+                .max(read_mark(&cfg.dir).unwrap_or(0))
+                + 1,
+            written: BTreeSet::new(),
+            delivery: false,
+            clock: crate::clock::trusted,
+            clock_untrusted: false,
+            prune_due: false,
         };
         j.ensure_file(Local::now().date_naive())?;
         Ok(j)
@@ -109,6 +197,11 @@ impl Journal {
     pub fn set_settings(&mut self, cfg: &JournalSettings) {
         self.retention_days = cfg.retention_days;
         self.fsync = cfg.fsync;
+    }
+
+    /// Whether MQTT delivers the journal (retention then keeps unacknowledged visitors).
+    pub fn set_delivery(&mut self, on: bool) {
+        self.delivery = on;
     }
 
     /// The journal folder.
@@ -151,20 +244,12 @@ impl Journal {
             );
             self.file = None;
         }
-        fs::create_dir_all(&self.dir).map_err(|source| Error::Journal {
-            path: self.dir.clone(),
+        make_folder(&self.dir)?;
+        let path = self.dir.join(file_name(today));
+        let mut f = open_for_append(&path).map_err(|source| Error::Journal {
+            path: path.clone(),
             source,
         })?;
-        let path = self.dir.join(file_name(today));
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(&path)
-            .map_err(|source| Error::Journal {
-                path: path.clone(),
-                source,
-            })?;
         // Close off a torn last line left by a crash or power cut.
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         if len > 0 {
@@ -186,25 +271,56 @@ impl Journal {
                 })?;
             }
         }
-        if self.day != Some(today) {
-            self.prune(today);
-        }
+        // A new day: retention runs at the next record (after the daemon said whether MQTT
+        // delivers the journal), not while opening.
+        self.prune_due |= self.day != Some(today);
         self.day = Some(today);
+        self.written.insert(today);
         self.file = Some(f);
         Ok(())
     }
 
-    /// Remove day files older than the retention period.
-    fn prune(&self, today: NaiveDate) {
+    /// Remove day files older than the retention period, but never one that is not safe to
+    /// remove: not while the clock is not synchronised (the dates may be far off), not a file
+    /// this run wrote to or one modified within the retention period (a clock that jumped makes
+    /// a fresh file look old), and, while MQTT delivers the journal, not one with a visitor the
+    /// broker has not acknowledged.
+    fn prune(&mut self, today: NaiveDate) {
+        let trusted = (self.clock)();
+        if trusted == self.clock_untrusted {
+            self.clock_untrusted = !trusted;
+            match trusted {
+                true => log::info!("journal: the clock is synchronised; retention applies again"),
+                false => log::warn!(
+                    "journal: the system clock is not synchronised (no NTP yet?); day files past retention are kept until it is"
+                ),
+            }
+        }
+        if !trusted {
+            return;
+        }
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return;
         };
+        let keep = std::time::Duration::from_secs(u64::from(self.retention_days) * 86_400);
+        let cursor = read_cursor(&self.dir).unwrap_or(0);
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             let Some(day) = day_of(&name) else {
                 continue;
             };
-            if (today - day).num_days() >= self.retention_days as i64 {
+            let Ok(meta) = e.metadata() else { continue };
+            let old = (today - day).num_days() >= self.retention_days as i64
+                && meta.is_file()
+                && !self.written.contains(&day)
+                && meta.modified().ok().and_then(|m| m.elapsed().ok()) >= Some(keep);
+            if !old {
+                continue;
+            }
+            if self.delivery && last_seq_of(&e.path()) > cursor {
+                continue;
+            }
+            {
                 match fs::remove_file(e.path()) {
                     Ok(()) => log::info!(
                         "journal: removed {name} (older than {} days)",
@@ -228,6 +344,12 @@ impl Journal {
         if let Record::Visitor { seq, .. } = &mut rec {
             *seq = self.next_seq;
             self.next_seq += 1;
+            self.save_mark(*seq);
+        }
+        rec.set_clock_synced((self.clock)());
+        if self.prune_due {
+            self.prune_due = false;
+            self.prune(today);
         }
         let line = rec.to_json() + "\n";
         let summary = matches!(rec, Record::Summary { .. });
@@ -247,7 +369,10 @@ impl Journal {
             }
             Err(e) => {
                 if !self.failing {
-                    log::error!("journal: {e}; keeping records in memory and retrying");
+                    log::error!(
+                        "journal: {}; keeping records in memory and retrying",
+                        crate::error::chain(&e)
+                    );
                     self.failing = true;
                 }
             }
@@ -311,6 +436,14 @@ impl Journal {
         Ok(())
     }
 
+    /// Keep the high-water mark (a temporary file renamed over it; a failure is harmless while
+    /// the day files and the cursor remain).
+    fn save_mark(&self, seq: u64) {
+        let tmp = self.dir.join(format!("{SEQ_FILE}.tmp"));
+        let _ = fs::write(&tmp, format!("{seq}\n"))
+            .and_then(|_| fs::rename(&tmp, self.dir.join(SEQ_FILE)));
+    }
+
     /// Flush and fsync (on shutdown).
     pub fn close(&mut self) {
         if !self.backlog.is_empty() {
@@ -341,139 +474,5 @@ impl Drop for Journal {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::journal::files::read_file;
-    use crate::journal::record;
-    use crate::journal::CURSOR_FILE;
-    use crate::mood::Mood;
-
-    fn cfg(dir: &Path) -> JournalSettings {
-        JournalSettings {
-            dir: dir.to_path_buf(),
-            summary_interval_s: 60,
-            retention_days: 3,
-            fsync: FsyncPolicy::Always,
-        }
-    }
-
-    #[test]
-    fn a_second_journal_on_the_same_folder_is_refused_until_the_first_closes() {
-        let d = tempfile::tempdir().unwrap();
-        let first = Journal::open(&cfg(d.path())).unwrap();
-        let e = Journal::open(&cfg(d.path())).err().unwrap().to_string();
-        assert!(e.contains(&d.path().display().to_string()), "{e}");
-        assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
-        drop(first);
-        assert!(Journal::open(&cfg(d.path())).is_ok());
-    }
-
-    fn visitor(mood: Mood) -> Record {
-        Record::Visitor {
-            seq: 0,
-            time: record::now(),
-            mood,
-            confidence: 0.9,
-            frames: 5,
-            face_px: 120,
-        }
-    }
-
-    #[test]
-    fn writes_one_line_per_record_and_reads_back() {
-        let d = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(&cfg(d.path())).unwrap();
-        j.write(visitor(Mood::Happy));
-        j.write(visitor(Mood::NotHappy));
-        let (recs, bad) = read_file(&d.path().join(file_name(Local::now().date_naive()))).unwrap();
-        assert_eq!((recs.len(), bad), (2, 0));
-        assert!(matches!(
-            recs[1],
-            Record::Visitor {
-                mood: Mood::NotHappy,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn torn_last_line_is_closed_off() {
-        let d = tempfile::tempdir().unwrap();
-        let path = d.path().join(file_name(Local::now().date_naive()));
-        let good = serde_json::to_string(&visitor(Mood::Happy)).unwrap();
-        fs::write(&path, format!("{good}\n{{\"type\":\"visi")).unwrap();
-        let mut j = Journal::open(&cfg(d.path())).unwrap();
-        j.write(visitor(Mood::NotHappy));
-        let (recs, bad) = read_file(&path).unwrap();
-        assert_eq!((recs.len(), bad), (2, 1));
-    }
-
-    #[test]
-    fn rotates_daily_and_prunes_old_days() {
-        let d = tempfile::tempdir().unwrap();
-        let old = d.path().join("mood-2000-01-01.jsonl");
-        fs::write(&old, "").unwrap();
-        fs::write(d.path().join("notes.txt"), "keep").unwrap();
-        let mut j = Journal::open(&cfg(d.path())).unwrap();
-        assert!(!old.exists(), "older than retention");
-        let day1 = NaiveDate::from_ymd_opt(2031, 5, 1).unwrap();
-        let day2 = day1.succ_opt().unwrap();
-        j.write_at(visitor(Mood::Happy), day1);
-        j.write_at(visitor(Mood::Happy), day2);
-        j.write_at(visitor(Mood::Happy), day2);
-        assert_eq!(
-            read_file(&d.path().join(file_name(day1))).unwrap().0.len(),
-            1
-        );
-        assert_eq!(
-            read_file(&d.path().join(file_name(day2))).unwrap().0.len(),
-            2
-        );
-        assert!(d.path().join("notes.txt").exists());
-    }
-
-    #[test]
-    fn failed_writes_wait_and_are_written_later() {
-        let d = tempfile::tempdir().unwrap();
-        let sub = d.path().join("j");
-        let mut j = Journal::open(&cfg(&sub)).unwrap();
-        let today = Local::now().date_naive();
-        // Make the folder unusable: replace it by a file.
-        fs::remove_dir_all(&sub).unwrap();
-        fs::write(&sub, "not a folder").unwrap();
-        j.file = None;
-        j.write_at(visitor(Mood::Happy), today);
-        j.write_at(visitor(Mood::NotHappy), today);
-        assert_eq!(j.backlog(), 2);
-        fs::remove_file(&sub).unwrap();
-        fs::create_dir(&sub).unwrap();
-        j.write_at(visitor(Mood::Happy), today);
-        assert_eq!(j.backlog(), 0);
-        assert_eq!(read_file(&sub.join(file_name(today))).unwrap().0.len(), 3);
-    }
-
-    fn seqs(dir: &Path) -> Vec<u64> {
-        let (recs, _) = read_file(&dir.join(file_name(Local::now().date_naive()))).unwrap();
-        recs.iter().filter_map(Record::seq).collect()
-    }
-
-    #[test]
-    fn visitors_are_numbered_on_across_restarts_and_never_below_the_cursor() {
-        let d = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(&cfg(d.path())).unwrap();
-        j.write(visitor(Mood::Happy));
-        j.write(visitor(Mood::NotHappy));
-        drop(j);
-        let mut j = Journal::open(&cfg(d.path())).unwrap();
-        j.write(visitor(Mood::Happy));
-        assert_eq!(seqs(d.path()), [1, 2, 3]);
-        drop(j);
-        // Every day file gone, the publisher's cursor at 40: numbering goes on from 41.
-        fs::remove_file(d.path().join(file_name(Local::now().date_naive()))).unwrap();
-        fs::write(d.path().join(CURSOR_FILE), "40\n").unwrap();
-        let mut j = Journal::open(&cfg(d.path())).unwrap();
-        j.write(visitor(Mood::Happy));
-        assert_eq!(seqs(d.path()), [41]);
-        assert_eq!(last_seq(d.path()), 41);
-    }
-}
+#[path = "writer_tests.rs"]
+mod tests;

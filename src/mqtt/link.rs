@@ -18,6 +18,9 @@ use super::MqttSettings;
 use crate::fleet::report::OFFLINE;
 use crate::settings::paths::{read_regular, MAX_SECRET_BYTES};
 
+/// The largest packet MQTT allows (its remaining-length field's maximum).
+const MQTT_MAX_PACKET: usize = 268_435_455;
+
 /// The system's CA bundle (Debian, Raspberry Pi OS), used when `mqtt.ca_file` is empty.
 const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -71,7 +74,10 @@ impl Link {
         let mut o = MqttOptions::new(cfg.client_id(), broker.host.clone(), broker.port);
         o.set_keep_alive(Duration::from_secs(30));
         o.set_clean_session(true);
-        o.set_max_packet_size(256 * 1024, 256 * 1024);
+        // Incoming: MQTT's own maximum, so that an oversized message another device left on the
+        // broker is never a connection error (rumqttc ends the connection on a packet over its
+        // limit); the publisher drops such messages itself (MAX_INCOMING_PAYLOAD).
+        o.set_max_packet_size(MQTT_MAX_PACKET, 256 * 1024);
         o.set_last_will(LastWill::new(
             topics.availability(),
             OFFLINE,

@@ -199,8 +199,8 @@ mod tests {
 
     #[test]
     fn happy_share_is_a_percentage_with_one_decimal() {
-        assert_eq!(crate::fleet::report::share(0, 0), None);
-        assert_eq!(crate::fleet::report::share(2, 3), Some(66.7));
-        assert_eq!(crate::fleet::report::share(3, 3), Some(100.0));
+        assert_eq!(crate::fleet::report::share(0u32, 0u32), None);
+        assert_eq!(crate::fleet::report::share(2u32, 3u32), Some(66.7));
+        assert_eq!(crate::fleet::report::share(3u32, 3u32), Some(100.0));
     }
 }

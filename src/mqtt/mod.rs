@@ -153,10 +153,16 @@ impl MqttSettings {
                 "must be a topic without '+', '#', spaces or a leading/trailing '/', e.g. \"moodkiosk\""
             ));
         }
-        if !topic_ok(&m.discovery_prefix) {
+        if m.topic_prefix.starts_with('$') {
+            return Err(invalid!(
+                m.topic_prefix,
+                "must not start with '$': brokers keep those topics ($SYS) to themselves and drop what clients publish there; e.g. \"moodkiosk\""
+            ));
+        }
+        if !topic_ok(&m.discovery_prefix) || m.discovery_prefix.starts_with('$') {
             return Err(invalid!(
                 m.discovery_prefix,
-                "must be a topic without '+', '#', spaces or a leading/trailing '/', e.g. \"homeassistant\""
+                "must be a topic without '+', '#', spaces, a leading '$' or a leading/trailing '/', e.g. \"homeassistant\""
             ));
         }
         if m.client_id.len() > 64 || !m.client_id.chars().all(|c| c.is_ascii_graphic()) {

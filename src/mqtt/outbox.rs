@@ -187,6 +187,7 @@ mod tests {
             confidence: 0.9,
             frames: 5,
             face_px: 100,
+            clock_synced: true,
         }
     }
 

@@ -41,6 +41,14 @@ const MAX_INFLIGHT: usize = 50;
 const BATCH: usize = 50;
 /// One turn.
 const TURN: Duration = Duration::from_millis(100);
+/// Largest message read from the broker (Home Assistant's status, another kiosk's `today` or
+/// `state`: a few KB); larger ones are dropped and counted.
+pub const MAX_INCOMING_PAYLOAD: usize = 64 * 1024;
+/// A session must last this long before the reconnect backoff starts again from 1 s: a broker
+/// that accepts and then drops the connection at once is retried with growing delays.
+const STABLE_SESSION: Duration = Duration::from_secs(30);
+/// Home Assistant's `online` sends the discovery config again at most this often.
+const REDISCOVERY_EVERY: Duration = Duration::from_secs(10);
 
 /// The running publisher; stops (publishing `offline`) when stopped or dropped.
 pub struct Publisher {
@@ -145,6 +153,12 @@ struct Worker {
     detail: String,
     since: DateTime<Local>,
     cursor_error: bool,
+    /// When the current session's CONNACK arrived.
+    session_start: Instant,
+    /// When the discovery config was last sent again for Home Assistant's `online`.
+    rediscovered: Option<Instant>,
+    /// An oversized incoming message was logged (once per run).
+    dropped_logged: bool,
 }
 
 impl Worker {
@@ -184,6 +198,9 @@ impl Worker {
             detail: String::new(),
             since: Local::now(),
             cursor_error: false,
+            session_start: now,
+            rediscovered: None,
+            dropped_logged: false,
         }
     }
 
@@ -259,9 +276,25 @@ impl Worker {
                     }
                 }
             }
+            Event::Incoming(Packet::Publish(p)) if p.payload.len() > MAX_INCOMING_PAYLOAD => {
+                self.telemetry.mqtt_dropped();
+                if !self.dropped_logged {
+                    self.dropped_logged = true;
+                    log::warn!(
+                        "MQTT: dropped a {} KB message on {} (more than {} KB); further ones are counted in moodkiosk_mqtt_dropped_messages_total",
+                        p.payload.len() / 1024,
+                        p.topic.chars().take(200).collect::<String>(),
+                        MAX_INCOMING_PAYLOAD / 1024
+                    );
+                }
+            }
             Event::Incoming(Packet::Publish(p)) => {
                 if p.topic == self.topics.ha_status() {
-                    if p.payload.as_ref() == b"online" && self.cfg.discovery {
+                    let due = self
+                        .rediscovered
+                        .is_none_or(|t| t.elapsed() >= REDISCOVERY_EVERY);
+                    if p.payload.as_ref() == b"online" && self.cfg.discovery && due {
+                        self.rediscovered = Some(Instant::now());
                         // Home Assistant restarted: it wants the discovery config again.
                         let t = self.topics.discovery();
                         self.send(&t, messages::discovery(&self.topics), true, None);
@@ -281,7 +314,7 @@ impl Worker {
 
     fn connected(&mut self) {
         self.connected = true;
-        self.backoff.reset();
+        self.session_start = Instant::now();
         self.set_state(LinkState::Connected, String::new());
         // Everything not acknowledged is sent again, from the journal.
         self.outbox.connected(self.cursor);
@@ -320,6 +353,11 @@ impl Worker {
 
     fn failed(&mut self, f: Failure) {
         let was_connected = self.connected;
+        // Only a session that lasted counts as a success: a broker that accepts and then fails
+        // at once is retried with the growing delay, not every second.
+        if was_connected && self.session_start.elapsed() >= STABLE_SESSION {
+            self.backoff.reset();
+        }
         self.link = None;
         self.connected = false;
         self.queued.clear();

@@ -66,6 +66,7 @@ pub struct WebSettings {
     pub day_start: ClockTime,
     pub day_end: ClockTime,
     pub fleet: bool,
+    pub fleet_forget_days: u32,
 }
 
 impl WebSettings {
@@ -87,6 +88,7 @@ impl WebSettings {
         check_range!(w.header_timeout_s, 1, 300);
         check_range!(w.max_connections, 4, 4096);
         check_range!(w.max_decode_mb, 8, 2048);
+        check_range!(w.fleet_forget_days, 1, 365);
         if w.day_end <= w.day_start {
             return Err(invalid!(
                 w.day_end,
@@ -131,6 +133,11 @@ impl WebSettings {
             max_pixels: self.max_pixels(),
             max_bytes: self.max_decode_mb as u64 * 1024 * 1024,
         }
+    }
+
+    /// How long the fleet page keeps a kiosk it no longer hears from.
+    pub fn fleet_forget(&self) -> Duration {
+        Duration::from_secs(u64::from(self.fleet_forget_days) * 86_400)
     }
 
     /// Whole-request time limit.
@@ -253,7 +260,7 @@ mod tests {
             telemetry,
             engine,
             preview: Preview::new(false),
-            fleet: Arc::new(Fleet::new(false)),
+            fleet: Arc::new(Fleet::new(false, web.fleet_forget())),
             journal: crate::journal::Reader::new(dir.path()),
         };
         let state = AppState::new(&web, shared).unwrap();

@@ -173,10 +173,16 @@ pub fn run_int8_heavy(args: &[&str], cwd: &Path) -> Output {
 
 /// Start the daemon with stderr captured to `log` (a file, so it can be read while running).
 pub fn spawn(args: &[&str], cwd: &Path, log: &Path) -> Child {
+    spawn_with_env(args, cwd, log, &[])
+}
+
+/// [`spawn`] with environment variables set (e.g. `TZ`).
+pub fn spawn_with_env(args: &[&str], cwd: &Path, log: &Path, env: &[(&str, &str)]) -> Child {
     let f = std::fs::File::create(log).unwrap();
     command()
         .args(args)
         .current_dir(cwd)
+        .envs(env.iter().copied())
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(f)
@@ -358,8 +364,14 @@ pub struct Kiosk {
 impl Kiosk {
     /// Start `moodkiosk run --config cfg` and wait for its web address in the log.
     pub fn start(cfg: &Path, cwd: &Path) -> Kiosk {
+        Kiosk::start_with_env(cfg, cwd, &[])
+    }
+
+    /// [`Kiosk::start`] with environment variables set (e.g. `TZ`).
+    pub fn start_with_env(cfg: &Path, cwd: &Path, env: &[(&str, &str)]) -> Kiosk {
         let log = cwd.join("kiosk.log");
-        let child = spawn(&["run", "--config", cfg.to_str().unwrap()], cwd, &log);
+        let args = ["run", "--config", cfg.to_str().unwrap()];
+        let child = spawn_with_env(&args, cwd, &log, env);
         let mut k = Kiosk {
             child,
             url: String::new(),

@@ -8,6 +8,9 @@ function drawChart(t) {
 
 let days = []; // from /api/days, newest first
 const selected = () => $("day").value; // "" = today
+// The kiosk's own date and UTC offset (from /api/today): the browser never works out "today"
+// itself, since it may be in another time zone than the kiosk.
+let kioskToday = null, kioskOffset = "";
 
 async function loadDays() {
   const r = await apiJson("/api/days");
@@ -15,9 +18,8 @@ async function loadDays() {
   days = r.body.days;
   const sel = $("day"), keep = sel.value;
   sel.replaceChildren(new Option("Today", ""));
-  const today = new Date().toISOString().slice(0, 10);
   for (const d of days) {
-    if (d.date === today) continue;
+    if (d.date === kioskToday) continue;
     sel.appendChild(new Option(`${d.date} · ${d.visitors} visitors`, d.date));
   }
   sel.value = keep;
@@ -50,7 +52,8 @@ function drawWeek(end) {
 
 // The CSV goes through fetch, so that it carries the token like every API call.
 async function downloadCsv() {
-  const date = selected() || new Date().toISOString().slice(0, 10);
+  const date = selected() || kioskToday;
+  if (!date) return;
   const r = await api(`/api/day.csv?date=${date}`);
   if (!r.ok) {
     $("updated").textContent = `No CSV for ${date}: HTTP ${r.status}`;
@@ -82,6 +85,11 @@ async function refresh() {
     return;
   }
   const d = t.body;
+  if (!day) {
+    const first = kioskToday === null;
+    [kioskToday, kioskOffset] = [d.date, d.utc_offset || ""];
+    if (first) loadDays();
+  }
   $("visitors").textContent = d.visitors;
   $("visitors-title").textContent = day ? `Visitors on ${day}` : "Visitors today";
   $("share").textContent = d.visitors ? pct(d.happy / d.visitors) : "–";
@@ -114,7 +122,7 @@ async function refresh() {
     $("model").textContent = `model ${st.model}; ${st.frames} frames, ${st.faces} faces`;
   }
   $("updated").className = "";
-  $("updated").textContent = `Updated ${new Date().toLocaleTimeString()} (${d.date}).`;
+  $("updated").textContent = `Updated ${new Date().toLocaleTimeString()} (${d.date}${kioskOffset ? ", kiosk time UTC" + kioskOffset : ""}).`;
 }
 
 $("day").addEventListener("change", refresh);

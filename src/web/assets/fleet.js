@@ -9,8 +9,6 @@ function el(tag, cls, text) {
   return e;
 }
 
-const today = () => new Date().toISOString().slice(0, 10);
-
 function kioskCard(k) {
   const card = el("article", "card kiosk");
   card.dataset.kiosk = k.id;
@@ -25,7 +23,9 @@ function kioskCard(k) {
       ? `running since ${k.state.started.slice(0, 16).replace("T", " ")}`
       : k.heard ? `last heard ${k.heard.slice(11, 16)} (${since(k.heard)} ago)` : "";
   card.appendChild(el("p", "hint", when));
-  const t = k.today && k.today.date === today() ? k.today : null;
+  // Whether the totals are the kiosk's today is the server's call, by the kiosk's own date and
+  // time zone: the browser may be elsewhere.
+  const t = k.today_current ? k.today : null;
   const line = t
     ? `${t.visitors} visitors · ${t.happy} happy · ${t.not_happy} not happy · ${t.happy_share === null ? "–" : t.happy_share + "% happy"}`
     : "no visitors today";
