@@ -566,3 +566,30 @@ fn special_files_at_config_keys_are_a_clear_error_never_a_hang() {
         "cannot read (classifier.model): not a regular file",
     );
 }
+
+/// Idle connections never lock the page out: with the cap at 8 and the header timeout at a
+/// minute, 40 sockets that send nothing (opened again as fast as they are closed) leave
+/// `/healthz` answering every poll; each new connection closes the oldest one that has not sent
+/// its request yet.
+#[test]
+fn idle_connections_never_lock_out_the_page() {
+    let d = tempfile::tempdir().unwrap();
+    let k = kiosk(d.path(), "max_connections = 8\nheader_timeout_s = 60\n");
+    let host = host_of(&k.url);
+    let mut idle: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(&host).unwrap())
+        .collect();
+    let mut answered = 0;
+    for _ in 0..6 {
+        let got = raw(
+            &k.url,
+            format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(),
+            Duration::from_secs(10),
+        );
+        answered += got.starts_with("HTTP/1.1 200") as usize;
+        // The attacker renews its idle sockets.
+        idle.drain(..5);
+        idle.extend((0..5).map(|_| TcpStream::connect(&host).unwrap()));
+    }
+    assert_eq!(answered, 6, "every poll answered:\n{}", k.log_text());
+}

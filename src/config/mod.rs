@@ -179,8 +179,16 @@ fn syntax_error(file: &Path, text: &str, e: &toml::de::Error) -> Error {
         .map(str::trim)
         .find(|l| l.starts_with('[') && l.ends_with(']'))
         .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-    let key = match line.split_once('=') {
-        Some((k, _)) if !k.trim().starts_with('#') => {
+    let header = line.trim();
+    let table = (header.starts_with('[') && header.ends_with(']')).then(|| {
+        header
+            .trim_matches(|c| c == '[' || c == ']')
+            .trim()
+            .to_string()
+    });
+    let key = match (&table, line.split_once('=')) {
+        (Some(t), _) => t.clone(),
+        (None, Some((k, _))) if !k.trim().starts_with('#') => {
             let k = k.trim().trim_matches('"');
             match section {
                 Some(s) => format!("{s}.{k}"),
@@ -189,11 +197,15 @@ fn syntax_error(file: &Path, text: &str, e: &toml::de::Error) -> Error {
         }
         _ => "-".to_string(),
     };
-    Error::config(
-        file,
-        key,
-        format!("line {line_no}: not valid TOML: {}", one_line(e.message())),
-    )
+    let what = one_line(e.message());
+    let msg = match (&table, what.contains("duplicate key")) {
+        (Some(t), true) => format!(
+            "line {line_no}: the table [{t}] appears twice; put all its keys under one [{t}]"
+        ),
+        (None, true) => format!("line {line_no}: {key} is set twice; keep one"),
+        _ => format!("line {line_no}: not valid TOML: {what}"),
+    };
+    Error::config(file, key, msg)
 }
 
 #[cfg(test)]

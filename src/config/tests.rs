@@ -133,3 +133,29 @@ fn documented_file_is_the_defaults() {
     let documented = Config::parse(DOCUMENTED, Path::new("/etc/moodkiosk/moodkiosk.toml")).unwrap();
     assert_eq!(documented, parse("").unwrap());
 }
+
+#[test]
+fn duplicates_name_the_table_or_key_once() {
+    let e =
+        err("[web]\nfleet = false\n\n[journal]\nretention_days = 3\n\n[web]\npreview = false\n");
+    assert!(
+        e.contains(
+            ": web: line 7: the table [web] appears twice; put all its keys under one [web]"
+        ),
+        "{e}"
+    );
+    let e = err("[web]\nfleet = false\nfleet = true\n");
+    assert!(
+        e.contains(": web.fleet: line 3: web.fleet is set twice; keep one"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_dollar_topic_prefix_is_refused() {
+    let e = err("[mqtt]\nenabled = true\ntopic_prefix = \"$SYS\"\n");
+    assert!(
+        e.contains("mqtt.topic_prefix: must not start with '$'"),
+        "{e}"
+    );
+}

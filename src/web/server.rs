@@ -4,11 +4,14 @@
 //! a bad `Content-Length` or oversized headers get the same JSON refusals as everything else
 //! instead of hyper's empty ones; one request per connection (no idle keep-alive); a cap on
 //! open connections kept below the process's file-descriptor limit (a reserve stays for the
-//! camera, the journal and the models); graceful shutdown.
+//! camera, the journal and the models); graceful shutdown. At the cap, a new connection makes
+//! room by closing the oldest one that has not yet sent its request head, so that idle sockets,
+//! however many and however often renewed, never lock the page out.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -47,6 +50,43 @@ pub fn connection_cap(wanted: usize) -> usize {
     cap
 }
 
+/// Connections still waiting for their request head, oldest first, each with the switch that
+/// closes it.
+#[derive(Default)]
+struct Waiting {
+    next: u64,
+    conns: BTreeMap<u64, oneshot::Sender<()>>,
+}
+
+impl Waiting {
+    fn add(this: &Mutex<Waiting>) -> (u64, oneshot::Receiver<()>) {
+        let mut w = this.lock().unwrap_or_else(|p| p.into_inner());
+        let (tx, rx) = oneshot::channel();
+        let id = w.next;
+        w.next += 1;
+        w.conns.insert(id, tx);
+        (id, rx)
+    }
+
+    fn remove(this: &Mutex<Waiting>, id: u64) {
+        this.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .conns
+            .remove(&id);
+    }
+
+    /// Close the oldest waiting connection; false when none waits.
+    fn close_oldest(this: &Mutex<Waiting>) -> bool {
+        let mut w = this.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some((_, close)) = w.conns.pop_first() {
+            if close.send(()).is_ok() {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 /// Serve `app` on `listener` until `stop` fires.
 pub async fn serve(
     listener: TcpListener,
@@ -56,6 +96,7 @@ pub async fn serve(
     stop: oneshot::Receiver<()>,
 ) {
     let permits = Arc::new(Semaphore::new(max_connections));
+    let waiting = Arc::new(Mutex::new(Waiting::default()));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
@@ -78,9 +119,19 @@ pub async fn serve(
                 continue;
             }
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => Some(p),
+            // Full: the oldest connection that has sent no request yet makes room.
+            Err(_) if Waiting::close_oldest(&waiting) => {
+                let wait =
+                    tokio::time::timeout(Duration::from_secs(1), permits.clone().acquire_owned());
+                wait.await.ok().and_then(Result::ok)
+            }
+            Err(_) => None,
+        };
+        let Some(permit) = permit else {
             if refused_logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
-                log::warn!("web: {max_connections} connections open; refusing new ones (web.max_connections)");
+                log::warn!("web: {max_connections} connections open, all busy with requests; refusing new ones (web.max_connections)");
                 refused_logged = Some(Instant::now());
             }
             drop(stream);
@@ -89,9 +140,17 @@ pub async fn serve(
         let service = TowerToHyperService::new(app.clone());
         let http = http.clone();
         let watcher = graceful.watcher();
+        let waiting = waiting.clone();
+        // Registered before its task runs: a burst of connections is closable at once.
+        let (id, closed) = Waiting::add(&waiting);
         tokio::spawn(async move {
             let mut stream = stream;
-            if let Ok(head) = read_head(&mut stream, header_timeout).await {
+            let head = tokio::select! {
+                h = read_head(&mut stream, header_timeout) => h,
+                _ = closed => Err(()), // closed to make room: it had sent nothing usable
+            };
+            Waiting::remove(&waiting, id);
+            if let Ok(head) = head {
                 let io = TokioIo::new(Prefixed {
                     head,
                     pos: 0,
