@@ -6,7 +6,7 @@
 #                            (OpenCV); Chromium and ChromeDriver for the browser test; curl;
 #                            Mosquitto (broker and clients) for the MQTT tests, which start their
 #                            own broker on a free loopback port (the system service stays off);
-#                            openssl makes their TLS certificates
+#                            openssl makes their TLS certificates; faketime jumps their clock
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -27,6 +27,8 @@ if [ "${1:-}" = "--test" ]; then
   command -v mosquitto >/dev/null || need+=(mosquitto)
   command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
   command -v openssl >/dev/null || need+=(openssl)
+  # libfaketime: the MQTT tests jump the daemon's wall clock as a Pi's does without an RTC.
+  [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need+=(faketime)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq

@@ -362,3 +362,214 @@ fn tls_with_the_sites_ca_and_a_client_certificate() {
     );
     drop(k);
 }
+
+/// `mosquitto_pub` of a file's contents (payloads too large for a command-line argument).
+fn publish_file(broker: &Mosquitto, topic: &str, file: &Path, retain: bool) {
+    let mut c = Command::new(common::broker::tool("mosquitto_pub"));
+    c.args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1"])
+        .args(["-t", topic, "-f"])
+        .arg(file);
+    if retain {
+        c.arg("-r");
+    }
+    assert!(c.status().expect("mosquitto_pub runs").success());
+}
+
+/// A broker shared with other devices, any of which can publish anything: a 300 KB retained
+/// message on Home Assistant's status topic and on another "kiosk"'s `today` (the fleet page on)
+/// is dropped and counted while the connection stays up and visitors keep arriving; a flood of
+/// 200 `online` birth messages brings the discovery config again at most once per 10 s.
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/deps.sh --test); scripts/test.sh runs it"]
+fn hostile_broker_input_never_stops_delivery() {
+    let d = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(&d.path().join("broker"));
+    let big = d.path().join("big.txt");
+    std::fs::write(&big, "x".repeat(300 * 1024)).unwrap();
+    publish_file(&broker, "homeassistant/status", &big, true);
+    publish_file(&broker, "moodkiosk/intruder/today", &big, true);
+    let cfg = astronaut_config(d.path(), "bind = \"127.0.0.1:0\"\nfleet = true\n");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "\n[mqtt]\nenabled = true\nbroker = {:?}\nkiosk_id = \"hall-1\"\n",
+        broker.url()
+    ));
+    std::fs::write(&cfg, text).unwrap();
+    let sub = Subscriber::start(
+        &broker,
+        "watcher",
+        &["moodkiosk/hall-1/visitor", "homeassistant/device/+/config"],
+        &d.path().join("sub.txt"),
+    );
+    let k = Kiosk::start(&cfg, d.path());
+    let visitors = || sub.on("moodkiosk/hall-1/visitor").len();
+    assert!(wait_for(60, || visitors() >= 3), "{}", k.log_text());
+    let dropped = || {
+        metrics(&k)
+            .lines()
+            .find_map(|l| l.strip_prefix("moodkiosk_mqtt_dropped_messages_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert!(wait_for(20, || dropped() >= 2), "{}", metrics(&k));
+    assert_eq!(mqtt_state(&k), "connected");
+    let log = k.log_text();
+    assert_eq!(
+        log.matches("MQTT: connected").count(),
+        1,
+        "one connection, no reconnects:\n{log}"
+    );
+    // The fleet page did not take the oversized message as a kiosk.
+    let fleet: serde_json::Value = ureq::get(format!("{}/api/fleet", k.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    assert!(
+        !fleet["kiosks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == "intruder"),
+        "{fleet}"
+    );
+    // A flood of birth messages.
+    let config = "homeassistant/device/moodkiosk_hall-1/config";
+    let before = sub.on(config).len();
+    let burst = d.path().join("online.txt");
+    std::fs::write(&burst, "online\n".repeat(200)).unwrap();
+    let mut c = Command::new(common::broker::tool("mosquitto_pub"));
+    c.args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1"])
+        .args(["-t", "homeassistant/status", "-l"])
+        .stdin(std::fs::File::open(&burst).unwrap());
+    assert!(c.status().unwrap().success());
+    assert!(
+        wait_for(20, || sub.on(config).len() > before),
+        "Home Assistant's online brings discovery again"
+    );
+    let n = visitors();
+    assert!(wait_for(60, || visitors() > n + 1), "delivery goes on");
+    let again = sub.on(config).len() - before;
+    assert!(
+        again <= 2,
+        "{again} discovery configs for 200 birth messages"
+    );
+}
+
+/// libfaketime, which `scripts/deps.sh --test` installs (Debian's `faketime`).
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// A Raspberry Pi's clock: a day ahead, then corrected back, then a restart. Every visitor keeps
+/// a `seq` of its own (never reused, whatever day file it went to), and every one reaches the
+/// broker, in `seq` order, with `/api/status` telling the truth about what is unacknowledged.
+#[test]
+#[ignore = "needs mosquitto, mosquitto-clients and faketime (scripts/deps.sh --test); scripts/test.sh runs it"]
+fn clock_jumps_lose_nothing_and_never_reuse_a_seq() {
+    if !Path::new(LIBFAKETIME).exists() {
+        unavailable("libfaketime is needed: scripts/deps.sh --test installs faketime");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(&d.path().join("broker"));
+    let cfg = kiosk_config(d.path(), &broker, "");
+    let clock = d.path().join("clock");
+    std::fs::write(&clock, "+0\n").unwrap();
+    let env = [
+        ("LD_PRELOAD", LIBFAKETIME),
+        ("FAKETIME_TIMESTAMP_FILE", clock.to_str().unwrap()),
+        ("FAKETIME_NO_CACHE", "1"),
+        // Timers and timeouts keep the real monotonic clock; only the wall clock jumps.
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+    ];
+    let sub = Subscriber::start(
+        &broker,
+        "watcher",
+        &["moodkiosk/hall-1/visitor"],
+        &d.path().join("sub.txt"),
+    );
+    let jdir = d.path().join("journal");
+    let journal_seqs = || -> Vec<u64> {
+        of_type(&journal(&jdir).0, "visitor")
+            .iter()
+            .filter_map(|r| r["seq"].as_u64())
+            .collect()
+    };
+    let files = || {
+        std::fs::read_dir(&jdir)
+            .map(|r| {
+                r.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let mut k = Kiosk::start_with_env(&cfg, d.path(), &env);
+    assert!(
+        wait_for(60, || journal_seqs().len() >= 2),
+        "{}",
+        k.log_text()
+    );
+    // A day ahead: tomorrow's file.
+    std::fs::write(&clock, "+1d\n").unwrap();
+    assert!(
+        wait_for(60, || files() >= 2),
+        "a second day file:\n{}",
+        k.log_text()
+    );
+    let n = journal_seqs().len();
+    assert!(
+        wait_for(60, || journal_seqs().len() >= n + 2),
+        "{}",
+        k.log_text()
+    );
+    // Corrected back: today's file again, after tomorrow's.
+    std::fs::write(&clock, "+0\n").unwrap();
+    let n = journal_seqs().len();
+    assert!(
+        wait_for(60, || journal_seqs().len() >= n + 3),
+        "{}",
+        k.log_text()
+    );
+    signal(&k.child, SIGTERM);
+    assert!(wait_exit(&mut k.child, 20).expect("exits").success());
+    let k = Kiosk::start_with_env(&cfg, d.path(), &env);
+    let n = journal_seqs().len();
+    assert!(
+        wait_for(60, || journal_seqs().len() >= n + 2),
+        "{}",
+        k.log_text()
+    );
+    // Never a seq twice, whatever file it is in.
+    let mut seqs = journal_seqs();
+    seqs.sort_unstable();
+    let all = seqs.clone();
+    seqs.dedup();
+    assert_eq!(seqs, all, "a seq reused");
+    // Every one reaches the broker, in seq order (first arrivals), and status agrees.
+    let newest = *seqs.last().unwrap();
+    assert!(
+        wait_for(60, || {
+            let got = visitor_seqs(&sub.on("moodkiosk/hall-1/visitor"));
+            seqs.iter().all(|s| got.contains(s))
+        }),
+        "delivered {:?} of {seqs:?}:\n{}",
+        visitor_seqs(&sub.on("moodkiosk/hall-1/visitor")),
+        k.log_text()
+    );
+    let got = visitor_seqs(&sub.on("moodkiosk/hall-1/visitor"));
+    let mut first = Vec::new();
+    for s in got {
+        if !first.contains(&s) {
+            first.push(s);
+        }
+    }
+    let mut sorted = first.clone();
+    sorted.sort_unstable();
+    assert_eq!(first, sorted, "first arrivals in seq order");
+    assert!(
+        wait_for(20, || k.status()["mqtt"]["acked_seq"].as_u64()
+            >= Some(newest)),
+        "{}",
+        k.status()
+    );
+}
