@@ -52,11 +52,18 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let signals = moodkiosk::daemon::Signals::install()?;
             moodkiosk::daemon::run(cfg, signals)?;
         }
-        Cmd::CheckConfig { config, probe } => {
+        Cmd::CheckConfig {
+            config,
+            probe,
+            quiet,
+        } => {
             let cfg = Config::load(&config)?;
             if probe {
                 init_log(log::LevelFilter::Warn);
                 probe_config(&cfg)?;
+            }
+            if quiet {
+                return Ok(ExitCode::SUCCESS);
             }
             let mut out = std::io::stdout().lock();
             writeln!(

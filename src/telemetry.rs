@@ -135,6 +135,9 @@ pub struct BrokerStatus {
 pub struct State {
     pub camera: CameraState,
     pub leds: Option<LedState>,
+    /// Why the LEDs are unavailable (the GPIO could not be opened; tried again every 30 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leds_fault: Option<String>,
     /// Classifier model (file path or `builtin`).
     pub model: String,
     pub last_decision: Option<LastDecision>,
@@ -229,6 +232,7 @@ pub struct Telemetry {
     mqtt_unacked: Gauge,
     mqtt_messages: Counter,
     mqtt_dropped: Counter,
+    leds_available: Gauge,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -259,6 +263,7 @@ impl Telemetry {
                     since: rfc3339(Local::now()),
                 },
                 leds: None,
+                leds_fault: None,
                 model,
                 last_decision: None,
                 visitors_today: 0,
@@ -291,8 +296,10 @@ impl Telemetry {
             mqtt_unacked: Gauge::default(),
             mqtt_messages: Counter::default(),
             mqtt_dropped: Counter::default(),
+            leds_available: Gauge::default(),
             registry: Registry::default(),
         };
+        t.leds_available.set(1);
         // One row per metric: name (after `moodkiosk_`), field, help.
         macro_rules! register {
             ($($name:literal, $field:ident, $help:literal;)*) => {
@@ -320,6 +327,7 @@ impl Telemetry {
             "mqtt_unacked_records", mqtt_unacked, "Journal visitor records the MQTT broker has not acknowledged yet";
             "mqtt_messages", mqtt_messages, "Messages the MQTT broker acknowledged";
             "mqtt_dropped_messages", mqtt_dropped, "Messages received from the broker and dropped: too large or not wanted";
+            "leds_available", leds_available, "1 while the LEDs' lines are open, 0 while they could not be opened (retried)";
         }
         Telemetry { registry, ..t }
     }
@@ -447,6 +455,12 @@ impl Telemetry {
     /// What the LEDs show now.
     pub fn leds(&self, leds: LedState) {
         self.state().leds = Some(leds);
+    }
+
+    /// Why the LEDs are unavailable (`None`: they work).
+    pub fn leds_fault(&self, why: Option<String>) {
+        self.leds_available.set(i64::from(why.is_none()));
+        self.state().leds_fault = why;
     }
 
     /// The classifier in use (after a reload).

@@ -298,6 +298,12 @@ fn check_config_prints_effective_config() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // --quiet (the unit's ExecStartPre): nothing on a valid file, the error line on a bad one.
+    let out = run(
+        &["check-config", "--quiet", "config/moodkiosk.toml"],
+        &root(),
+    );
+    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty());
 }
 
 /// A replay config for `assets/` with `source_extra` in [source] and web off.
@@ -477,5 +483,48 @@ fn check_config_redacts_secrets_and_survives_a_closed_pipe() {
     assert!(
         !err.contains("panicked") && !err.contains("Broken pipe"),
         "{err}"
+    );
+}
+
+/// A board whose GPIO cannot be opened (this machine has no GPIO chip rppal knows): the kiosk
+/// runs without LEDs instead of exiting, says why once, and reports it in `/api/status` and
+/// `/metrics`, and it still journals visitors.
+#[test]
+fn leds_that_cannot_be_opened_are_a_reported_fault_not_an_exit() {
+    if std::path::Path::new("/dev/gpiochip0").exists() {
+        unavailable("this machine has a GPIO chip: the test needs one without");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let cfg = astronaut_config(d.path(), "bind = \"127.0.0.1:0\"\n");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("kind = \"simulated\"", "kind = \"rppal\"");
+    std::fs::write(&cfg, text).unwrap();
+    let mut k = Kiosk::start(&cfg, d.path());
+    let jdir = d.path().join("journal");
+    assert!(
+        wait_for(90, || !of_type(&journal(&jdir).0, "visitor").is_empty()),
+        "{}",
+        k.log_text()
+    );
+    assert!(k.alive(), "still running:\n{}", k.log_text());
+    let s = k.status();
+    assert_eq!(s["leds"]["backend"], "unavailable", "{s}");
+    assert!(s["leds_fault"].as_str().unwrap().contains("GPIO"), "{s}");
+    let metrics = ureq::get(format!("{}/metrics", k.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics.contains("moodkiosk_leds_available 0\n"),
+        "{metrics}"
+    );
+    assert_eq!(
+        k.log_text().matches("LEDs unavailable").count(),
+        1,
+        "{}",
+        k.log_text()
     );
 }

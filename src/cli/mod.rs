@@ -43,6 +43,10 @@ pub enum Cmd {
         /// the LEDs once, naming what fails.
         #[arg(long)]
         probe: bool,
+        /// Print nothing when the file is valid (errors still go to standard error): for
+        /// systemd's ExecStartPre, so that every start does not copy the config into the log.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Score a classifier on a test-set manifest (from the model factory) or a folder of face crops.
     Eval(eval::Args),

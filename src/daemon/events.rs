@@ -19,6 +19,8 @@ pub struct Events {
     camera: String,
     visitors_today: u32,
     ready_sent: bool,
+    /// Why the LEDs are unavailable, when they are.
+    leds_fault: Option<String>,
 }
 
 impl Events {
@@ -29,12 +31,24 @@ impl Events {
             camera: "camera starting".into(),
             visitors_today: 0,
             ready_sent: false,
+            leds_fault: None,
         }
     }
 
-    /// One line for systemd's status: the camera and today's visitors.
+    /// One line for systemd's status: the camera, the LEDs when they are unavailable, and
+    /// today's visitors.
+    fn line(&self) -> String {
+        match &self.leds_fault {
+            Some(why) => format!(
+                "{}; LEDs unavailable: {why}; visitors today {}",
+                self.camera, self.visitors_today
+            ),
+            None => format!("{}; visitors today {}", self.camera, self.visitors_today),
+        }
+    }
+
     fn status(&mut self) {
-        let line = format!("{}; visitors today {}", self.camera, self.visitors_today);
+        let line = self.line();
         self.notifier.status(&line);
     }
 
@@ -64,7 +78,7 @@ impl Events {
     /// The pipeline is built (models, journal, web page): READY=1 for systemd, once.
     pub fn ready(&mut self) {
         if !self.ready_sent {
-            let line = format!("{}; visitors today {}", self.camera, self.visitors_today);
+            let line = self.line();
             self.notifier.ready(&line);
             self.ready_sent = true;
         }
@@ -110,8 +124,14 @@ impl Events {
         self.telemetry.journal_dropped(journal.dropped());
     }
 
-    pub fn leds(&mut self, leds: LedState) {
+    /// What the LEDs show, and why they are unavailable when they are.
+    pub fn leds(&mut self, leds: LedState, fault: Option<&str>) {
         self.telemetry.leds(leds);
+        if self.leds_fault.as_deref() != fault {
+            self.leds_fault = fault.map(str::to_string);
+            self.telemetry.leds_fault(self.leds_fault.clone());
+            self.status();
+        }
     }
 
     /// A reload applied: what the status page names.

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::face::FaceBox;
 use crate::fleet::Fleet;
 use crate::frame::Frame;
-use crate::indicator::{self, Indicator, Status};
+use crate::indicator::{Indicator, Status};
 use crate::journal::{Journal, Reader, Record};
 use crate::motion::MotionGate;
 use crate::mqtt::Publisher;
@@ -86,7 +86,7 @@ impl Pipeline {
             detector: cfg.detector.clone(),
         });
         let analyzer = Analyzer::new(engine)?;
-        let indicator = Indicator::new(indicator::open(&cfg.indicator)?, cfg.indicator.blink());
+        let indicator = Indicator::open_or_degrade(&cfg.indicator);
         log::info!("LEDs: {} backend", indicator.backend());
         let mut journal = Journal::open(&cfg.journal)?;
         journal.set_delivery(cfg.mqtt.enabled);
@@ -282,7 +282,8 @@ impl Loop {
     fn show_fault(&mut self) {
         self.p.indicator.show_status(Status::Fault);
         self.p.indicator.refresh(Instant::now());
-        self.ev.leds(self.p.indicator.state());
+        self.ev
+            .leds(self.p.indicator.state(), self.p.indicator.fault());
     }
 
     /// The next frame is analysed whatever it shows (a new camera, detector or model).
@@ -346,7 +347,8 @@ impl Loop {
         });
         self.p.indicator.show_mood(self.tracker.shown());
         self.p.indicator.refresh(Instant::now());
-        self.ev.leds(self.p.indicator.state());
+        self.ev
+            .leds(self.p.indicator.state(), self.p.indicator.fault());
     }
 
     /// SIGHUP: apply the file again; on any error the running pipeline stays as it was.

@@ -101,7 +101,12 @@ pub enum Backend {
     Simulated,
     /// None claimed (between releasing one backend and claiming the next).
     None,
+    /// The GPIO lines could not be opened; tried again every [`RETRY`].
+    Unavailable,
 }
+
+/// How often LEDs that could not be opened are tried again.
+pub const RETRY: Duration = Duration::from_secs(30);
 
 impl Backend {
     pub fn as_str(self) -> &'static str {
@@ -109,6 +114,7 @@ impl Backend {
             Backend::Rppal => "rppal",
             Backend::Simulated => "simulated",
             Backend::None => "none",
+            Backend::Unavailable => "unavailable",
         }
     }
 }
@@ -171,6 +177,19 @@ impl Leds for Released {
     }
 }
 
+/// Lines that could not be opened: the kiosk runs without them.
+struct Unavailable;
+
+impl Leds for Unavailable {
+    fn set(&mut self, _led: Led, _on: bool) -> Result<()> {
+        Ok(())
+    }
+
+    fn backend(&self) -> Backend {
+        Backend::Unavailable
+    }
+}
+
 /// What the status LED should say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -203,6 +222,8 @@ pub struct Indicator {
     started: Instant,
     /// What was last logged.
     logged: Option<LedState>,
+    /// The LEDs could not be opened: why, the settings to try again with, and when.
+    fault: Option<(String, IndicatorSettings, Instant)>,
 }
 
 impl Indicator {
@@ -215,6 +236,59 @@ impl Indicator {
             status: Status::Fault,
             started: Instant::now(),
             logged: None,
+            fault: None,
+        }
+    }
+
+    /// The configured LEDs, or, when they cannot be opened (no GPIO chip, a board rppal does not
+    /// know, lines taken), none: the kiosk runs without them, says why once, and tries again
+    /// every [`RETRY`]. Never an error: a missing device is a fault to report, not a reason to
+    /// stop.
+    pub fn open_or_degrade(cfg: &IndicatorSettings) -> Indicator {
+        match open(cfg) {
+            Ok(leds) => Indicator::new(leds, cfg.blink()),
+            Err(e) => {
+                let why = crate::error::chain(&e);
+                log::error!(
+                    "LEDs unavailable: {why}; running without them, trying again every {} s",
+                    RETRY.as_secs()
+                );
+                let mut ind = Indicator::new(Box::new(Unavailable), cfg.blink());
+                ind.fault = Some((why, cfg.clone(), Instant::now() + RETRY));
+                ind
+            }
+        }
+    }
+
+    /// Why the LEDs are unavailable, if they are.
+    pub fn fault(&self) -> Option<&str> {
+        self.fault.as_ref().map(|f| f.0.as_str())
+    }
+
+    /// Try unavailable LEDs again when it is time.
+    fn retry(&mut self, now: Instant) {
+        let Some((why, cfg, at)) = &mut self.fault else {
+            return;
+        };
+        if now < *at {
+            return;
+        }
+        match open(cfg) {
+            Ok(leds) => {
+                log::info!("LEDs: {} backend claimed", leds.backend());
+                self.blink = cfg.blink();
+                self.leds = leds;
+                self.state = [false; 3];
+                self.fault = None;
+            }
+            Err(e) => {
+                let again = crate::error::chain(&e);
+                if again != *why {
+                    log::error!("LEDs unavailable: {again}");
+                    *why = again;
+                }
+                *at = now + RETRY;
+            }
         }
     }
 
@@ -234,6 +308,7 @@ impl Indicator {
             Ok(leds) => {
                 self.leds = leds;
                 self.blink = new.blink();
+                self.fault = None;
                 Ok(())
             }
             Err(e) => {
@@ -317,6 +392,7 @@ impl Indicator {
 
     /// Apply the state to the lines; call often (every frame or retry tick) so faults blink.
     pub fn refresh(&mut self, now: Instant) {
+        self.retry(now);
         self.log_change();
         let since = now.duration_since(self.started).as_millis();
         let blink_on = (since / self.blink.as_millis().max(1)) % 2 == 0;

@@ -163,6 +163,7 @@ pub(super) async fn status(State(s): State<AppState>) -> Response {
         },
         "camera": st.camera,
         "leds": st.leds,
+        "leds_fault": st.leds_fault,
         "model": st.model,
         "last_decision": st.last_decision,
         "visitors_today": st.visitors_today,
