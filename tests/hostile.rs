@@ -593,3 +593,54 @@ fn idle_connections_never_lock_out_the_page() {
     }
     assert_eq!(answered, 6, "every poll answered:\n{}", k.log_text());
 }
+
+/// FIFOs and a link under day file names in `journal.dir` (a past day, a future day, a link to
+/// a file outside): the daemon starts, `/api/days` answers at once without them, nothing blocks,
+/// and SIGTERM stops it.
+#[test]
+fn odd_entries_in_the_journal_folder_block_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let jdir = d.path().join("journal");
+    std::fs::create_dir(&jdir).unwrap();
+    for day in ["2001-01-01", "2999-01-01"] {
+        let fifo = jdir.join(format!("mood-{day}.jsonl"));
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+    }
+    let outside = d.path().join("secret.txt");
+    std::fs::write(&outside, "not a journal").unwrap();
+    std::os::unix::fs::symlink(&outside, jdir.join("mood-2002-02-02.jsonl")).unwrap();
+    let mut k = kiosk(d.path(), "");
+    assert!(
+        wait_for(60, || !of_type(&journal(&jdir).0, "visitor").is_empty()),
+        "{}",
+        k.log_text()
+    );
+    let t0 = Instant::now();
+    let (status, body) = answer(&raw(
+        &k.url,
+        format!(
+            "GET /api/days HTTP/1.1\r\nHost: {}\r\n\r\n",
+            host_of(&k.url)
+        )
+        .as_bytes(),
+        Duration::from_secs(20),
+    ));
+    assert_eq!(status, 200, "{body}");
+    let days = body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 1, "only today's regular file: {body}");
+    assert!(t0.elapsed() < Duration::from_secs(10), "answered at once");
+    assert_eq!(
+        k.log_text()
+            .matches("is not a regular file; skipped")
+            .count(),
+        3,
+        "{}",
+        k.log_text()
+    );
+    signal(&k.child, SIGTERM);
+    assert!(wait_exit(&mut k.child, 20).expect("stops").success());
+}

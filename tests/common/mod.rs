@@ -303,7 +303,9 @@ pub fn journal(dir: &Path) -> (Vec<serde_json::Value>, usize) {
         .map(|e| e.path())
         .filter(|p| {
             let name = p.file_name().unwrap_or_default().to_string_lossy();
-            name.starts_with("mood-") && name.ends_with(".jsonl")
+            // Regular files only: a test may leave a FIFO or a link there on purpose.
+            let regular = std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+            regular && name.starts_with("mood-") && name.ends_with(".jsonl")
         })
         .collect();
     files.sort();
