@@ -104,6 +104,7 @@ pub async fn serve(
         .max_buf_size(256 * 1024);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut refused_logged: Option<Instant> = None;
+    let mut evict_logged: Option<Instant> = None;
     tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
@@ -123,6 +124,10 @@ pub async fn serve(
             Ok(p) => Some(p),
             // Full: the oldest connection that has sent no request yet makes room.
             Err(_) if Waiting::close_oldest(&waiting) => {
+                if evict_logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                    log::warn!("web: {max_connections} connections open (web.max_connections); closing the oldest that has sent no request for each new one");
+                    evict_logged = Some(Instant::now());
+                }
                 let wait =
                     tokio::time::timeout(Duration::from_secs(1), permits.clone().acquire_owned());
                 wait.await.ok().and_then(Result::ok)
