@@ -1,12 +1,12 @@
-//! The demo config as `scripts/demo.sh` runs it: replayed visitors of both moods reach the
-//! journal and the dashboard's data.
+//! The demo config as `scripts/demo.sh` runs it: replayed visitors of both moods and an
+//! undecided one reach the journal and the dashboard's data.
 
 mod common;
 
 use common::*;
 
 #[test]
-fn the_demo_journals_happy_and_not_happy_visitors_and_the_dashboard_shows_both() {
+fn the_demo_journals_happy_not_happy_and_undecided_visitors_and_the_dashboard_shows_them() {
     let d = tempfile::tempdir().unwrap();
     // The demo's own file, its relative paths intact: config/ beside assets/.
     std::fs::create_dir(d.path().join("config")).unwrap();
@@ -44,4 +44,12 @@ fn the_demo_journals_happy_and_not_happy_visitors_and_the_dashboard_shows_both()
         sum("happy") >= 1 && sum("not_happy") >= 1,
         "the dashboard's bars show both moods: {today}"
     );
+    // The unsure visitor leaves undecided: counted by the interval summaries.
+    let undecided = || -> u64 {
+        of_type(&journal(&jdir).0, "summary")
+            .iter()
+            .filter_map(|r| r["undecided"].as_u64())
+            .sum()
+    };
+    assert!(wait_for(120, || undecided() >= 1), "{}", k.log_text());
 }
