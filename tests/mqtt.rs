@@ -44,14 +44,24 @@ fn metrics(k: &Kiosk) -> String {
         .unwrap()
 }
 
-fn publish(broker: &Mosquitto, topic: &str, payload: &str, retain: bool) {
+/// `mosquitto_pub` to `topic` at QoS 1, retained or not; the caller adds the payload.
+fn mosquitto_pub(broker: &Mosquitto, topic: &str, retain: bool) -> Command {
     let mut c = Command::new(common::broker::tool("mosquitto_pub"));
     c.args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1"])
-        .args(["-t", topic, "-m", payload]);
+        .args(["-t", topic]);
     if retain {
         c.arg("-r");
     }
-    assert!(c.status().expect("mosquitto_pub runs").success());
+    c
+}
+
+fn publish(broker: &Mosquitto, topic: &str, payload: &str, retain: bool) {
+    let mut c = mosquitto_pub(broker, topic, retain);
+    assert!(c
+        .args(["-m", payload])
+        .status()
+        .expect("mosquitto_pub runs")
+        .success());
 }
 
 /// Availability, discovery, one `visitor` per journal record, retained `today`/`summary`/
@@ -365,14 +375,13 @@ fn tls_with_the_sites_ca_and_a_client_certificate() {
 
 /// `mosquitto_pub` of a file's contents (payloads too large for a command-line argument).
 fn publish_file(broker: &Mosquitto, topic: &str, file: &Path, retain: bool) {
-    let mut c = Command::new(common::broker::tool("mosquitto_pub"));
-    c.args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1"])
-        .args(["-t", topic, "-f"])
-        .arg(file);
-    if retain {
-        c.arg("-r");
-    }
-    assert!(c.status().expect("mosquitto_pub runs").success());
+    let mut c = mosquitto_pub(broker, topic, retain);
+    assert!(c
+        .arg("-f")
+        .arg(file)
+        .status()
+        .expect("mosquitto_pub runs")
+        .success());
 }
 
 /// A broker shared with other devices, any of which can publish anything: a 300 KB retained
@@ -439,10 +448,8 @@ fn hostile_broker_input_never_stops_delivery() {
     let before = sub.on(config).len();
     let burst = d.path().join("online.txt");
     std::fs::write(&burst, "online\n".repeat(200)).unwrap();
-    let mut c = Command::new(common::broker::tool("mosquitto_pub"));
-    c.args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1"])
-        .args(["-t", "homeassistant/status", "-l"])
-        .stdin(std::fs::File::open(&burst).unwrap());
+    let mut c = mosquitto_pub(&broker, "homeassistant/status", false);
+    c.arg("-l").stdin(std::fs::File::open(&burst).unwrap());
     assert!(c.status().unwrap().success());
     assert!(
         wait_for(20, || sub.on(config).len() > before),

@@ -63,8 +63,13 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// Open a day file for reading: a regular file, never through a link (`O_NOFOLLOW`), and a FIFO
 /// under a day file's name is refused at once (`O_NONBLOCK`), never waited on.
 pub fn open_day_file(path: &Path) -> std::io::Result<File> {
-    let f = OpenOptions::new()
-        .read(true)
+    open_regular(OpenOptions::new().read(true), path)
+}
+
+/// Open `path` with `options`, never through a link and never waiting on a FIFO; anything but a
+/// regular file is an error.
+pub fn open_regular(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    let f = options
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)?;
     if !f.metadata()?.is_file() {

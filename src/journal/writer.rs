@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use chrono::{Local, NaiveDate};
 
 use super::cursor::read_cursor;
-use super::files::{day_of, file_name, for_each_record, last_seq};
+use super::files::{day_of, file_name, for_each_record, last_seq, open_regular};
 use super::record::Record;
 use super::{FsyncPolicy, JournalSettings};
 use crate::error::{Error, Result};
@@ -79,20 +79,10 @@ fn make_folder(dir: &Path) -> Result<()> {
 /// Open a day file to append to it: a regular file, never through a link, and a FIFO under its
 /// name is refused at once instead of blocking the writer.
 fn open_for_append(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
-    if !f.metadata()?.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file; move it away",
-        ));
-    }
-    Ok(f)
+    open_regular(
+        OpenOptions::new().create(true).append(true).read(true),
+        path,
+    )
 }
 
 /// One warning per entry under a day file's name that is not a regular file (skipped by every
