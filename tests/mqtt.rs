@@ -467,9 +467,11 @@ fn hostile_broker_input_never_stops_delivery() {
 /// libfaketime, which `scripts/deps.sh --test` installs (Debian's `faketime`).
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
-/// A Raspberry Pi's clock: a day ahead, then corrected back, then a restart. Every visitor keeps
-/// a `seq` of its own (never reused, whatever day file it went to), and every one reaches the
-/// broker, in `seq` order, with `/api/status` telling the truth about what is unacknowledged.
+/// A Raspberry Pi's clock: it boots 120 days behind (no RTC) with the broker down, NTP then
+/// jumps it to today, later a day ahead, then back, then the daemon restarts. Every visitor
+/// keeps a `seq` of its own (never reused, whatever day file it went to), the records written on
+/// the stale clock survive the jump, and every one reaches the broker, in `seq` order, with
+/// `/api/status` telling the truth about what is unacknowledged.
 #[test]
 #[ignore = "needs mosquitto, mosquitto-clients and faketime (scripts/deps.sh --test); scripts/test.sh runs it"]
 fn clock_jumps_lose_nothing_and_never_reuse_a_seq() {
@@ -477,10 +479,10 @@ fn clock_jumps_lose_nothing_and_never_reuse_a_seq() {
         unavailable("libfaketime is needed: scripts/deps.sh --test installs faketime");
     }
     let d = tempfile::tempdir().unwrap();
-    let broker = Mosquitto::start(&d.path().join("broker"));
+    let mut broker = Mosquitto::start(&d.path().join("broker"));
     let cfg = kiosk_config(d.path(), &broker, "");
     let clock = d.path().join("clock");
-    std::fs::write(&clock, "+0\n").unwrap();
+    std::fs::write(&clock, "-120d\n").unwrap();
     let env = [
         ("LD_PRELOAD", LIBFAKETIME),
         ("FAKETIME_TIMESTAMP_FILE", clock.to_str().unwrap()),
@@ -510,16 +512,37 @@ fn clock_jumps_lose_nothing_and_never_reuse_a_seq() {
             })
             .unwrap_or(0)
     };
+    // A stale boot clock, the broker not reachable yet.
+    broker.stop();
     let mut k = Kiosk::start_with_env(&cfg, d.path(), &env);
     assert!(
         wait_for(60, || journal_seqs().len() >= 2),
         "{}",
         k.log_text()
     );
+    let stale = journal_seqs();
+    // NTP answers: the clock jumps 120 days forward; the broker is back.
+    std::fs::write(&clock, "+0\n").unwrap();
+    broker.restart();
+    assert!(
+        wait_for(60, || files() >= 2),
+        "today's file:\n{}",
+        k.log_text()
+    );
+    let n = journal_seqs().len();
+    assert!(
+        wait_for(60, || journal_seqs().len() >= n + 2),
+        "{}",
+        k.log_text()
+    );
+    assert!(
+        stale.iter().all(|s| journal_seqs().contains(s)),
+        "the stale clock's records survive the jump"
+    );
     // A day ahead: tomorrow's file.
     std::fs::write(&clock, "+1d\n").unwrap();
     assert!(
-        wait_for(60, || files() >= 2),
+        wait_for(60, || files() >= 3),
         "a second day file:\n{}",
         k.log_text()
     );
@@ -579,4 +602,10 @@ fn clock_jumps_lose_nothing_and_never_reuse_a_seq() {
         "{}",
         k.status()
     );
+    // What is unacknowledged is only what came after (the kiosk keeps deciding visitors).
+    let s = k.status();
+    let acked = s["mqtt"]["acked_seq"].as_u64().unwrap();
+    let unacked = s["mqtt"]["unacked"].as_u64().unwrap();
+    let newest_now = *journal_seqs().iter().max().unwrap();
+    assert!(acked >= newest && acked + unacked >= newest_now, "{s}");
 }
