@@ -503,6 +503,15 @@ fn clock_jumps_lose_nothing_and_never_reuse_a_seq() {
             .filter_map(|r| r["seq"].as_u64())
             .collect()
     };
+    // Wait until the journal holds `by` more visitors.
+    let more = |k: &Kiosk, by: usize| {
+        let n = journal_seqs().len();
+        assert!(
+            wait_for(60, || journal_seqs().len() >= n + by),
+            "{}",
+            k.log_text()
+        );
+    };
     let files = || {
         std::fs::read_dir(&jdir)
             .map(|r| {
@@ -529,12 +538,7 @@ fn clock_jumps_lose_nothing_and_never_reuse_a_seq() {
         "today's file:\n{}",
         k.log_text()
     );
-    let n = journal_seqs().len();
-    assert!(
-        wait_for(60, || journal_seqs().len() >= n + 2),
-        "{}",
-        k.log_text()
-    );
+    more(&k, 2);
     assert!(
         stale.iter().all(|s| journal_seqs().contains(s)),
         "the stale clock's records survive the jump"
@@ -543,32 +547,17 @@ fn clock_jumps_lose_nothing_and_never_reuse_a_seq() {
     std::fs::write(&clock, "+1d\n").unwrap();
     assert!(
         wait_for(60, || files() >= 3),
-        "a second day file:\n{}",
+        "tomorrow's file:\n{}",
         k.log_text()
     );
-    let n = journal_seqs().len();
-    assert!(
-        wait_for(60, || journal_seqs().len() >= n + 2),
-        "{}",
-        k.log_text()
-    );
+    more(&k, 2);
     // Corrected back: today's file again, after tomorrow's.
     std::fs::write(&clock, "+0\n").unwrap();
-    let n = journal_seqs().len();
-    assert!(
-        wait_for(60, || journal_seqs().len() >= n + 3),
-        "{}",
-        k.log_text()
-    );
+    more(&k, 3);
     signal(&k.child, SIGTERM);
     assert!(wait_exit(&mut k.child, 20).expect("exits").success());
     let k = Kiosk::start_with_env(&cfg, d.path(), &env);
-    let n = journal_seqs().len();
-    assert!(
-        wait_for(60, || journal_seqs().len() >= n + 2),
-        "{}",
-        k.log_text()
-    );
+    more(&k, 2);
     // Never a seq twice, whatever file it is in.
     let mut seqs = journal_seqs();
     seqs.sort_unstable();

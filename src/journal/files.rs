@@ -149,12 +149,18 @@ pub fn read_day(dir: &Path, day: NaiveDate) -> std::io::Result<(Vec<Record>, usi
 /// The highest visitor `seq` in any day file of the folder (every file is read: after a clock
 /// jump the newest `seq` need not be in the newest day's file).
 pub fn last_seq(dir: &Path) -> u64 {
+    kept_days(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|day| max_seq(&dir.join(file_name(day))))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The highest visitor `seq` in one day file (0: none, or unreadable).
+pub fn max_seq(path: &Path) -> u64 {
     let mut max = 0;
-    for day in kept_days(dir).unwrap_or_default() {
-        let _ = for_each_record(&dir.join(file_name(day)), |r| {
-            max = max.max(r.seq().unwrap_or(0));
-        });
-    }
+    let _ = for_each_record(path, |r| max = max.max(r.seq().unwrap_or(0)));
     max
 }
 

@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use chrono::{Local, NaiveDate};
 
 use super::cursor::read_cursor;
-use super::files::{day_of, file_name, for_each_record, last_seq, open_regular};
+use super::files::{day_of, file_name, last_seq, max_seq, open_regular};
 use super::record::Record;
 use super::{FsyncPolicy, JournalSettings};
 use crate::error::{Error, Result};
@@ -100,13 +100,6 @@ fn warn_odd_entries(dir: &Path) {
             );
         }
     }
-}
-
-/// The highest visitor `seq` in one day file.
-fn last_seq_of(path: &Path) -> u64 {
-    let mut max = 0;
-    let _ = for_each_record(path, |r| max = max.max(r.seq().unwrap_or(0)));
-    max
 }
 
 /// Most records kept in memory while the disk refuses writes.
@@ -307,7 +300,7 @@ impl Journal {
             if !old {
                 continue;
             }
-            if self.delivery && last_seq_of(&e.path()) > cursor {
+            if self.delivery && max_seq(&e.path()) > cursor {
                 continue;
             }
             {
