@@ -487,20 +487,45 @@ fn check_config_redacts_secrets_and_survives_a_closed_pipe() {
 }
 
 /// A board whose GPIO cannot be opened (this machine has no GPIO chip rppal knows): the kiosk
-/// runs without LEDs instead of exiting, says why once, and reports it in `/api/status` and
-/// `/metrics`, and it still journals visitors.
+/// runs without LEDs instead of exiting, says why once, and reports it in `/api/status`,
+/// `/metrics` and the MQTT `state` topic, and it still journals visitors.
 #[test]
+#[ignore = "needs mosquitto (scripts/deps.sh --test); scripts/test.sh runs it"]
 fn leds_that_cannot_be_opened_are_a_reported_fault_not_an_exit() {
     if std::path::Path::new("/dev/gpiochip0").exists() {
         unavailable("this machine has a GPIO chip: the test needs one without");
     }
     let d = tempfile::tempdir().unwrap();
+    let broker = broker::Mosquitto::start(d.path());
+    let sub = broker::Subscriber::start(
+        &broker,
+        "state-watcher",
+        &["moodkiosk/gpio-less/state"],
+        &d.path().join("sub.txt"),
+    );
     let cfg = astronaut_config(d.path(), "bind = \"127.0.0.1:0\"\n");
     let text = std::fs::read_to_string(&cfg)
         .unwrap()
-        .replace("kind = \"simulated\"", "kind = \"rppal\"");
+        .replace("kind = \"simulated\"", "kind = \"rppal\"")
+        + &format!(
+            "\n[mqtt]\nenabled = true\nbroker = {:?}\nkiosk_id = \"gpio-less\"\n",
+            broker.url()
+        );
     std::fs::write(&cfg, text).unwrap();
     let mut k = Kiosk::start(&cfg, d.path());
+    let fault_published = || {
+        sub.messages().iter().any(|m| {
+            serde_json::from_str::<serde_json::Value>(&m.payload)
+                .map(|v| v["leds_fault"].as_str().unwrap_or("").contains("GPIO"))
+                .unwrap_or(false)
+        })
+    };
+    assert!(
+        wait_for(60, fault_published),
+        "no state message with leds_fault: {:?}\n{}",
+        sub.messages(),
+        k.log_text()
+    );
     let jdir = d.path().join("journal");
     assert!(
         wait_for(90, || !of_type(&journal(&jdir).0, "visitor").is_empty()),

@@ -69,6 +69,9 @@ pub struct StateMessage {
     pub camera_since: String,
     /// LED states (`happy`, `not_happy` lit; `status`: steady, blinking or flashing).
     pub leds: Option<serde_json::Value>,
+    /// Why the LEDs are unavailable (GPIO cannot be opened; retried), absent while they work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leds_fault: Option<String>,
     pub version: String,
     pub model: String,
     /// The last steady mood, if any since start.
@@ -84,6 +87,7 @@ impl StateMessage {
             camera_detail: s.camera.detail.clone(),
             camera_since: s.camera.since.clone(),
             leds: s.leds.as_ref().and_then(|l| serde_json::to_value(l).ok()),
+            leds_fault: s.leds_fault.clone(),
             version: VERSION.to_string(),
             model: s.model.clone(),
             last_mood: s
