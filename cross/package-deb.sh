@@ -2,12 +2,14 @@
 # Build the Debian package with dpkg-deb.
 #   cross/package-deb.sh arm64 target/aarch64-unknown-linux-gnu/dist/moodkiosk
 #   cross/package-deb.sh amd64 target/release/moodkiosk
+#   DEB_VERSION=0.1.0+vm1 cross/package-deb.sh amd64 target/release/moodkiosk
 # Output: target/debian/moodkiosk_<version>_<arch>.deb
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:?arch: arm64 or amd64}
 bin=${2:?path of the moodkiosk binary for that arch}
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+# DEB_VERSION overrides the package's version (cross/vm/test.sh builds a "next" one for upgrades).
+version=${DEB_VERSION:-$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)}
 out=target/debian
 pkg=$(mktemp -d)
 trap 'rm -rf "$pkg"' EXIT

@@ -9,7 +9,7 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/usr/bin" "$root/bin" "$root/etc/systemd/system" "$root/usr/lib/systemd"
 cp "$bin" "$root/usr/bin/moodkiosk"
-cp /bin/kill "$root/bin/kill"
+cp /bin/sh "$root/bin/sh"
 cp -r /usr/lib/systemd/system "$root/usr/lib/systemd/system"
 cp cross/debian/moodkiosk.service "$root/etc/systemd/system/"
 systemd-analyze verify --root="$root" moodkiosk.service

@@ -6,7 +6,9 @@
 #                            (OpenCV); Chromium and ChromeDriver for the browser test; curl;
 #                            Mosquitto (broker and clients) for the MQTT tests, which start their
 #                            own broker on a free loopback port (the system service stays off);
-#                            openssl makes their TLS certificates; faketime jumps their clock
+#                            openssl makes their TLS certificates; faketime jumps their clock;
+#                            systemd-container, mmdebstrap and qemu-user-static boot the virtual
+#                            Pi (cross/vm/); Home Assistant in a cached venv on Python 3.13
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -29,6 +31,10 @@ if [ "${1:-}" = "--test" ]; then
   command -v openssl >/dev/null || need+=(openssl)
   # libfaketime: the MQTT tests jump the daemon's wall clock as a Pi's does without an RTC.
   [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need+=(faketime)
+  # The virtual Pi (cross/vm/): Debian roots booted with systemd as PID 1, arm64 through qemu.
+  command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+  command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+  command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
@@ -44,5 +50,25 @@ if [ "${1:-}" = "--test" ]; then
   fi
   if ! training/.venv/bin/python -c "import prometheus_client, cv2" 2>/dev/null; then
     training/.venv/bin/pip install -q -r tests/requirements.txt
+  fi
+  # Home Assistant (tests/home_assistant.rs) needs Python 3.13: pyenv's, else python3.13 on PATH.
+  # Its venv is cached and rebuilt when tests/home-assistant-requirements.txt changes.
+  ha=${XDG_CACHE_HOME:-$HOME/.cache}/moodkiosk-ha
+  if ! cmp -s tests/home-assistant-requirements.txt "$ha/requirements.txt" || ! "$ha/venv/bin/hass" --version >/dev/null 2>&1; then
+    py=""
+    if command -v pyenv >/dev/null; then
+      py=$(ls -d "$(pyenv root)"/versions/3.13*/bin/python3 2>/dev/null | sort -V | tail -1)
+    fi
+    [ -n "$py" ] || py=$(command -v python3.13 || true)
+    if [ -z "$py" ]; then
+      echo "scripts/deps.sh: Home Assistant needs Python 3.13 (pyenv install 3.13, or python3.13 on PATH)" >&2
+      exit 1
+    fi
+    rm -rf "$ha"
+    mkdir -p "$ha"
+    "$py" -m venv "$ha/venv"
+    "$ha/venv/bin/pip" install -q --upgrade pip
+    "$ha/venv/bin/pip" install -q -r tests/home-assistant-requirements.txt
+    cp tests/home-assistant-requirements.txt "$ha/requirements.txt"
   fi
 fi
