@@ -40,7 +40,36 @@ fn init_log(level: log::LevelFilter) {
     if let Ok(spec) = std::env::var("RUST_LOG") {
         b.parse_filters(&spec);
     }
-    b.format_timestamp_millis().init();
+    if stderr_is_journal() {
+        // systemd's journal stamps each line itself and reads `<N>` as the syslog priority, so
+        // `journalctl -u moodkiosk -p warning` shows the warnings and errors alone.
+        b.format(|f, r| {
+            use std::io::Write;
+            let prio = match r.level() {
+                log::Level::Error => 3,
+                log::Level::Warn => 4,
+                log::Level::Info => 6,
+                log::Level::Debug | log::Level::Trace => 7,
+            };
+            writeln!(f, "<{prio}>{}: {}", r.target(), r.args())
+        });
+    } else {
+        b.format_timestamp_millis();
+    }
+    b.init();
+}
+
+/// stderr is the stream systemd gave the service (`JOURNAL_STREAM` names its device and inode).
+fn stderr_is_journal() -> bool {
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes into the stat buffer we own; fd 2 may be closed (then it fails).
+    if unsafe { libc::fstat(2, &mut st) } != 0 {
+        return false;
+    }
+    stream.to_string_lossy() == format!("{}:{}", st.st_dev, st.st_ino)
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {

@@ -63,8 +63,7 @@ vm_boot() {
   VM_NSPAWN=$!
   VM_LEADER=""
   for i in $(seq 600); do
-    VM_LEADER=$(pgrep -P "$VM_NSPAWN" | head -1 || true)
-    [ -n "$VM_LEADER" ] && break
+    vm_find_leader && break
     kill -0 "$VM_NSPAWN" 2>/dev/null || { cat "$VM_DIR/nspawn.log" >&2; return 1; }
     sleep 0.1
   done
@@ -77,6 +76,21 @@ vm_boot() {
     sleep 1
   done
   vm_log "the guest did not finish booting: $state"
+  return 1
+}
+
+# The guest's PID 1: the child of systemd-nspawn in a PID namespace of its own (nspawn forks
+# short-lived helpers too, which share ours).
+vm_find_leader() {
+  local pid ours
+  ours=$(readlink /proc/self/ns/pid)
+  VM_LEADER=""
+  for pid in $(pgrep -P "$VM_NSPAWN" || true); do
+    if [ "$(readlink "/proc/$pid/ns/pid" 2>/dev/null)" != "$ours" ] && [ -e "/proc/$pid/ns/pid" ]; then
+      VM_LEADER=$pid
+      return 0
+    fi
+  done
   return 1
 }
 
