@@ -55,10 +55,9 @@ if [ "${1:-}" = "--test" ]; then
   # Its venv is cached and rebuilt when tests/home-assistant-requirements.txt changes.
   ha=${XDG_CACHE_HOME:-$HOME/.cache}/moodkiosk-ha
   if ! cmp -s tests/home-assistant-requirements.txt "$ha/requirements.txt" || ! "$ha/venv/bin/hass" --version >/dev/null 2>&1; then
-    py=""
-    if command -v pyenv >/dev/null; then
-      py=$(ls -d "$(pyenv root)"/versions/3.13*/bin/python3 2>/dev/null | sort -V | tail -1)
-    fi
+    pyroot=${PYENV_ROOT:-$HOME/.pyenv}
+    if command -v pyenv >/dev/null; then pyroot=$(pyenv root); fi
+    py=$(ls -d "$pyroot"/versions/3.13*/bin/python3 2>/dev/null | sort -V | tail -1 || true)
     [ -n "$py" ] || py=$(command -v python3.13 || true)
     if [ -z "$py" ]; then
       echo "scripts/deps.sh: Home Assistant needs Python 3.13 (pyenv install 3.13, or python3.13 on PATH)" >&2
