@@ -29,8 +29,28 @@ fn main() -> ExitCode {
         Err(e) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             eprintln!("moodkiosk: error: {}", chain.join(": "));
-            ExitCode::FAILURE
+            exit_code(&e)
         }
+    }
+}
+
+/// `EX_CONFIG` (sysexits.h): the config or a model it names is at fault. Trying again cannot
+/// help until someone edits the file, so the unit does not restart on it
+/// (`RestartPreventExitStatus=78`).
+const EX_CONFIG: u8 = 78;
+
+/// 78 for a bad config or an unusable model, 1 for anything else.
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    use moodkiosk::error::Error;
+    let config = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<Error>(),
+            Some(Error::Config { .. } | Error::Model { .. })
+        )
+    });
+    match config {
+        true => ExitCode::from(EX_CONFIG),
+        false => ExitCode::FAILURE,
     }
 }
 

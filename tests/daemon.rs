@@ -213,7 +213,8 @@ fn misspelt_key_is_one_clear_line_and_nonzero_exit() {
     let cfg = d.path().join("k.toml");
     std::fs::write(&cfg, "[detector]\nmin_face_sise = 40\n").unwrap();
     let out = run(&["run", "--config", cfg.to_str().unwrap()], d.path());
-    assert!(!out.status.success());
+    // EX_CONFIG: the unit's RestartPreventExitStatus=78 keeps systemd from retrying.
+    assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
@@ -221,7 +222,7 @@ fn misspelt_key_is_one_clear_line_and_nonzero_exit() {
         "{err}"
     );
     let out = run(&["check-config", cfg.to_str().unwrap()], d.path());
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(78));
 }
 
 #[test]
@@ -269,7 +270,7 @@ fn corrupt_or_missing_model_is_one_clear_line() {
             &format!("[classifier]\nmodel = {:?}\n", model.display().to_string()),
         );
         let out = run(&["run", "--config", cfg.to_str().unwrap()], d.path());
-        assert!(!out.status.success());
+        assert_eq!(out.status.code(), Some(78), "EX_CONFIG for {model:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(

@@ -95,14 +95,24 @@ impl HomeAssistant {
             .spawn()
             .expect("hass starts");
         self.child = Some(child);
-        let online = || {
-            status
-                .on("homeassistant/status")
-                .iter()
-                .skip(births)
-                .any(|m| m.payload == "online")
-        };
-        assert!(wait_for(180, online), "no birth message:\n{}", self.log());
+        let mut exited = None;
+        let online = wait_for(180, || {
+            exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            exited.is_some()
+                || status
+                    .on("homeassistant/status")
+                    .iter()
+                    .skip(births)
+                    .any(|m| m.payload == "online")
+        });
+        assert!(
+            online && exited.is_none(),
+            "no birth message (exit: {exited:?}):\n{}",
+            self.log()
+        );
     }
 
     fn stop(&mut self) {

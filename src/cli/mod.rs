@@ -44,7 +44,7 @@ pub enum Cmd {
         #[arg(long)]
         probe: bool,
         /// Print nothing when the file is valid (errors still go to standard error): for
-        /// systemd's ExecStartPre, so that every start does not copy the config into the log.
+        /// scripts and hooks that only want the verdict (exit 0, or 78 for a bad file).
         #[arg(long, short)]
         quiet: bool,
     },
